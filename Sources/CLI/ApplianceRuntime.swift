@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import Providers
+import Retrieval
+import ServiceLifecycle
+import Storage
+
+/// The database, schema and providers a command works with, set up from the ``CommonOptions``.
+struct ApplianceRuntime: Sendable {
+    let settings: DatabaseSettings
+    let client: PostgresClient
+    let lease: EmbeddedPostgresLease?
+    let migrations: [Migration]
+    let embedder: any EmbeddingProvider
+    let logger: Logger
+
+    /// Starts (or joins) the database and prepares the providers; the client is not running yet.
+    static func prepare(options: CommonOptions, logger: Logger) async throws -> ApplianceRuntime {
+        let embedder = try makeEmbedder(named: options.resolvedEmbeddingModel)
+        let migrations = try Migration.load(
+            from: try Migration.locateDirectory(explicit: options.resolvedMigrationsDirectory))
+        let settings: DatabaseSettings
+        var lease: EmbeddedPostgresLease?
+        if let url = options.resolvedDatabaseURL {
+            settings = try DatabaseSettings(url: url)
+        } else {
+            var configuration = EmbeddedPostgres.Configuration(dataDirectory: options.resolvedDataDirectory)
+            configuration.binaryDirectory = options.resolvedPostgresBinaries
+            configuration.serverUser = options.environment["UNITY_AI_PG_USER"].flatMap { $0.isEmpty ? nil : $0 }
+            let started = try await EmbeddedPostgres(configuration: configuration).start(logger: logger)
+            lease = started
+            settings = started.settings
+        }
+        return ApplianceRuntime(
+            settings: settings, client: PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger),
+            lease: lease, migrations: migrations, embedder: embedder, logger: logger)
+    }
+
+    static func makeEmbedder(named name: String) throws -> any EmbeddingProvider {
+        switch name {
+        case "local", "local-hash-512":
+            return HashingEmbedder(dimensions: 512)
+        default:
+            throw ValidationError("Unknown embedding model '\(name)'. Available: local.")
+        }
+    }
+
+    /// Checks pgvector and applies pending migrations.
+    func migrate() async throws -> [String] {
+        try await DatabaseReadiness.requireVectorExtension(client: client, settings: settings, logger: logger)
+        return try await Migrator(client: client, migrations: migrations).migrate(logger: logger)
+    }
+
+    /// Runs `body` with the client running and the schema migrated; then stops the client and releases the
+    /// embedded server.
+    func withDatabase<Result: Sendable>(
+        migrating: Bool = true, _ body: @Sendable (ApplianceRuntime) async throws -> Result
+    ) async throws -> Result {
+        do {
+            let result = try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                // Let run() begin before the first query, so the client does not warn that it is not running.
+                try await Task.sleep(for: .milliseconds(5))
+                if migrating { _ = try await migrate() }
+                return try await body(self)
+            }
+            await lease?.release(logger: logger)
+            return result
+        } catch {
+            await lease?.release(logger: logger)
+            throw error
+        }
+    }
+
+    /// Answers questions with the hybrid retriever and the built-in extractive answerer.
+    func askService() -> AskService {
+        let store = KnowledgeStore(client: client)
+        let retriever = HybridRetriever(
+            search: ChunkSearch(client: client), embedder: embedder, models: EmbeddingModelRegistry(store: store),
+            logger: logger)
+        return AskService(store: store, retriever: retriever, answerer: ExtractiveAnswerer(), logger: logger)
+    }
+}
+
+/// Releases the embedded PostgreSQL when the service group shuts down; listed first so it goes last.
+struct EmbeddedPostgresService: Service {
+    let lease: EmbeddedPostgresLease
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await lease.release(logger: logger)
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Logging
+import Foundation
+import Ingest
+import Providers
+import Storage
+
+/// `unity-ai ingest PATH...`: brings files into a tenant's knowledge base.
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ingest files and directories (recursively) into the knowledge base.",
+        discussion: """
+            Unchanged files cost nothing; changed files replace their chunks; files gone from a directory are \
+            removed from the knowledge base. Exit status: 0 on success, 2 when some files failed (they are listed \
+            and the rest were ingested), 1 on an error that stopped the run.
+            """)
+
+    @OptionGroup var options: CommonOptions
+
+    @Argument(help: "Files or directories to ingest.")
+    var paths: [String]
+
+    @Option(help: "The tenant that owns the documents; created if absent.")
+    var tenant = "default"
+
+    @Option(help: "Target chunk size in estimated tokens.")
+    var chunkTokens = 400
+
+    @Option(help: "Tokens a chunk repeats from the previous one (default: 15 % of --chunk-tokens).")
+    var chunkOverlap: Int?
+
+    @Flag(help: "Print the summary as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard !paths.isEmpty else { throw ValidationError("Name at least one file or directory to ingest.") }
+        guard (16...8192).contains(chunkTokens) else { throw ValidationError("--chunk-tokens must be between 16 and 8192.") }
+        if let chunkOverlap, !(0..<chunkTokens).contains(chunkOverlap) {
+            throw ValidationError("--chunk-overlap must be at least 0 and less than --chunk-tokens.")
+        }
+    }
+
+    func run() async throws {
+        let logger = try options.makeLogger(label: "unity-ai.ingest", defaultLevel: .notice)
+        var ingestConfiguration = Ingestor.Configuration()
+        ingestConfiguration.chunker = .init(
+            targetTokens: chunkTokens, overlapTokens: chunkOverlap ?? Int((Double(chunkTokens) * 0.15).rounded()))
+        let configuration = ingestConfiguration
+        let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
+        let showProgress = !json && isatty(STDERR_FILENO) == 1
+        let tenant = self.tenant
+        let paths = self.paths
+        let summary = try await runtime.withDatabase { runtime in
+            let ingestor = Ingestor(
+                configuration: configuration, store: KnowledgeStore(client: runtime.client),
+                embedder: runtime.embedder, logger: logger)
+            return try await ingestor.ingest(paths: paths, tenant: tenant) { progress in
+                guard showProgress else { return }
+                let rate = progress.elapsedSeconds > 0 ? Double(progress.chunksEmbedded) / progress.elapsedSeconds : 0
+                FileHandle.standardError.write(
+                    Data(
+                        String(
+                            format: "\r\u{1B}[Kfiles %d/%d · chunks %d · %.0f chunks/s", progress.filesDone,
+                            progress.filesTotal, progress.chunksEmbedded, rate
+                        ).utf8))
+            }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print(
+                String(
+                    format: "Ingested for tenant '%@': %d added, %d updated, %d unchanged, %d removed, %d failed; "
+                        + "%d chunks embedded in %.1f s.",
+                    tenant, summary.added, summary.updated, summary.unchanged, summary.removed, summary.failed,
+                    summary.chunksEmbedded, summary.seconds))
+            for failure in summary.failures {
+                FileHandle.standardError.write(Data("  failed: \(failure.path): \(failure.reason)\n".utf8))
+            }
+        }
+        if summary.failed > 0 { throw ExitCode(2) }
+    }
+}

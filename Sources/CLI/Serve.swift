@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Server
+import Storage
+
+/// `unity-ai serve`: the HTTP API, until SIGINT or SIGTERM.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API (stops on SIGINT/SIGTERM).")
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "Address to listen on (env UNITY_AI_HOST; default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (env UNITY_AI_PORT; default 8000).")
+    var port: Int?
+
+    @Option(help: "Largest request body in bytes (env UNITY_AI_MAX_BODY_BYTES; default 1048576).")
+    var maxBodyBytes: Int?
+
+    func run() async throws {
+        let logger = try options.makeLogger(label: "unity-ai", defaultLevel: .info)
+        let environment = options.environment
+        var configuration = ServerConfiguration()
+        configuration.host = host ?? environment["UNITY_AI_HOST"] ?? configuration.host
+        if let port = port ?? environment["UNITY_AI_PORT"].flatMap(Int.init) { configuration.port = port }
+        if let limit = maxBodyBytes ?? environment["UNITY_AI_MAX_BODY_BYTES"].flatMap(Int.init) {
+            guard limit > 0 else { throw ValidationError("--max-body-bytes must be positive.") }
+            configuration.limits.maximumBodyBytes = limit
+        }
+
+        let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
+        var services: [any Service] = []
+        if let lease = runtime.lease { services.append(EmbeddedPostgresService(lease: lease, logger: logger)) }
+        services.append(runtime.client)
+        let client = runtime.client
+        let migrations = runtime.migrations
+        let dependencies = ServerDependencies(
+            ask: runtime.askService(),
+            isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
+            services: services,
+            beforeServerStarts: {
+                let applied = try await runtime.migrate()
+                if !applied.isEmpty { logger.info("Applied migrations", metadata: ["migrations": "\(applied)"]) }
+            })
+        let listenHost = configuration.host
+        let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger) { port in
+            logger.notice("unity-ai is serving", metadata: ["http.address": "http://\(listenHost):\(port)"])
+        }
+        try await app.runService()
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `unity-ai` command: the appliance's server and its command-line tools.
+@main
+struct UnityAI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unity-ai",
+        abstract: "Storage-orchestration and RAG appliance: ingest knowledge, answer grounded questions.",
+        subcommands: [Serve.self, Ingest.self, Ask.self, Migrate.self])
+}

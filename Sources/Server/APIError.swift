@@ -1,0 +1,21 @@
+import HTTPTypes
+
+/// An error the HTTP API returns as `{"error": {"code", "message"}}` with its status.
+public struct APIError: Error, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    /// A stable, machine-readable code, e.g. `invalid_request`.
+    public var code: String
+    public var message: String
+
+    public init(status: HTTPResponse.Status, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    static func invalidRequest(_ message: String) -> APIError {
+        APIError(status: .badRequest, code: "invalid_request", message: message)
+    }
+}

@@ -1,0 +1,51 @@
+import Hummingbird
+import Logging
+import Retrieval
+import ServiceLifecycle
+
+/// What the HTTP surface needs from the rest of the appliance.
+public struct ServerDependencies: Sendable {
+    public var ask: AskService
+    /// Whether the database answers and its migrations are applied.
+    public var isReady: @Sendable () async -> Bool
+    /// Background services to run with the server (the database client first); shut down in reverse order.
+    public var services: [any Service]
+    /// Runs once the services run and before the server accepts requests (migrations, say).
+    public var beforeServerStarts: @Sendable () async throws -> Void
+
+    public init(
+        ask: AskService, isReady: @escaping @Sendable () async -> Bool, services: [any Service],
+        beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
+    ) {
+        self.ask = ask
+        self.isReady = isReady
+        self.services = services
+        self.beforeServerStarts = beforeServerStarts
+    }
+}
+
+/// The appliance's router: every route, behind the error middleware.
+public func buildRouter(configuration: ServerConfiguration, dependencies: ServerDependencies) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    HealthController(isReady: dependencies.isReady).addRoutes(to: router)
+    AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
+    return router
+}
+
+/// The HTTP application with its background services.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    dependencies: ServerDependencies,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    var app = Application(
+        router: buildRouter(configuration: configuration, dependencies: dependencies),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "unity-ai"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+    app.addServices(dependencies.services)
+    app.beforeServerStarts(perform: dependencies.beforeServerStarts)
+    return app
+}

@@ -1,0 +1,23 @@
+/// Settings of the HTTP server.
+public struct ServerConfiguration: Sendable {
+    /// Limits on what a request may ask.
+    public struct Limits: Sendable {
+        /// The largest request body accepted. Defaults to 1 MiB.
+        public var maximumBodyBytes = 1 << 20
+        /// The longest question accepted. Defaults to 4,000 characters.
+        public var maximumQuestionCharacters = 4_000
+        /// Passages retrieved when a request names no `top_k`. Defaults to 5.
+        public var defaultTopK = 5
+        /// The largest `top_k` accepted. Defaults to 50.
+        public var maximumTopK = 50
+        public init() {}
+    }
+
+    /// The address to listen on. Defaults to `127.0.0.1`.
+    public var host = "127.0.0.1"
+    /// The port to listen on. Defaults to 8000; 0 picks a free one.
+    public var port = 8000
+    public var limits = Limits()
+
+    public init() {}
+}

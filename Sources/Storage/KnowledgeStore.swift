@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The knowledge base in PostgreSQL: tenants, documents, their chunks and chunk embeddings.
+public struct KnowledgeStore: Sendable {
+    public let client: PostgresClient
+
+    public init(client: PostgresClient) {
+        self.client = client
+    }
+
+    // MARK: Tenants
+
+    /// The id of the tenant called `name`, or `nil` when there is none.
+    public func tenantID(named name: String, logger: Logger) async throws -> Int64? {
+        let rows = try await client.query("SELECT id FROM tenants WHERE name = \(name)", logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        return nil
+    }
+
+    /// The id of the tenant called `name`, created if absent.
+    public func ensureTenant(named name: String, logger: Logger) async throws -> Int64 {
+        let rows = try await client.query(
+            """
+            WITH inserted AS (
+                INSERT INTO tenants (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING RETURNING id
+            )
+            SELECT id FROM inserted UNION ALL SELECT id FROM tenants WHERE name = \(name)
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw StorageError(.inconsistentData, "The tenant '\(name)' could not be created.")
+    }
+
+    // MARK: Embedding models
+
+    /// Registers an embedding space and makes sure it has its HNSW index; returns the model's id.
+    /// A name already registered with other dimensions is refused.
+    public func registerEmbeddingModel(name: String, dimensions: Int, logger: Logger) async throws -> Int {
+        let rows = try await client.query(
+            """
+            WITH inserted AS (
+                INSERT INTO embedding_models (name, dimensions) VALUES (\(name), \(dimensions))
+                ON CONFLICT (name) DO NOTHING RETURNING id, dimensions
+            )
+            SELECT id, dimensions FROM inserted
+            UNION ALL SELECT id, dimensions FROM embedding_models WHERE name = \(name)
+            """, logger: logger)
+        var registered: (id: Int, dimensions: Int)?
+        for try await (id, storedDimensions) in rows.decode((Int, Int).self) {
+            registered = (id, storedDimensions)
+            break
+        }
+        guard let registered else {
+            throw StorageError(.inconsistentData, "The embedding model '\(name)' could not be registered.")
+        }
+        guard registered.dimensions == dimensions else {
+            throw StorageError(
+                .inconsistentData,
+                "The embedding model '\(name)' is stored with \(registered.dimensions) dimensions but now gives "
+                    + "\(dimensions). Give the new model another name so the two spaces stay apart.")
+        }
+        if dimensions <= 2000 {  // pgvector's HNSW limit for `vector`
+            let index = "chunk_embeddings_hnsw_model_\(registered.id)"
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE INDEX IF NOT EXISTS \(index) ON chunk_embeddings
+                        USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops)
+                        WHERE model_id = \(registered.id)
+                        """), logger: logger)
+        }
+        return registered.id
+    }
+
+    // MARK: Documents
+
+    /// What is stored of one document, to decide whether it needs work.
+    public struct DocumentState: Sendable, Equatable {
+        public var id: Int64
+        public var contentSHA256: String
+        /// The chunker settings the chunks were made with.
+        public var chunkerFingerprint: String?
+        public var chunkCount: Int
+        /// Chunks that have a vector of the model asked about.
+        public var embeddedChunkCount: Int
+    }
+
+    /// The stored documents of a tenant whose source URI starts with `prefix`, by source URI.
+    public func documentStates(tenantID: Int64, sourcePrefix prefix: String, modelID: Int, logger: Logger)
+        async throws -> [String: DocumentState]
+    {
+        let rows = try await client.query(
+            """
+            SELECT d.id, d.source_uri, d.content_sha256, d.metadata->>'chunker',
+                   (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)::bigint,
+                   (SELECT count(*) FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
+                     WHERE c.document_id = d.id AND e.model_id = \(modelID))::bigint
+            FROM documents d
+            WHERE d.tenant_id = \(tenantID) AND starts_with(d.source_uri, \(prefix))
+            """, logger: logger)
+        var states: [String: DocumentState] = [:]
+        for try await (id, uri, sha, fingerprint, chunkCount, embeddedCount) in rows.decode(
+            (Int64, String, String, String?, Int64, Int64).self)
+        {
+            states[uri] = DocumentState(
+                id: id, contentSHA256: sha, chunkerFingerprint: fingerprint, chunkCount: Int(chunkCount),
+                embeddedChunkCount: Int(embeddedCount))
+        }
+        return states
+    }
+
+    /// A chunk to store.
+    public struct NewChunk: Sendable, Equatable {
+        public var ordinal: Int
+        public var text: String
+        public var tokenCount: Int
+        public var characterRange: Range<Int>
+        public var headingPath: [String]
+        /// The text the lexical index is built from (heading path, title and chunk text).
+        public var searchText: String
+
+        public init(
+            ordinal: Int, text: String, tokenCount: Int, characterRange: Range<Int>, headingPath: [String],
+            searchText: String
+        ) {
+            self.ordinal = ordinal
+            self.text = text
+            self.tokenCount = tokenCount
+            self.characterRange = characterRange
+            self.headingPath = headingPath
+            self.searchText = searchText
+        }
+    }
+
+    /// Stores a document with its chunks and their vectors, replacing what was stored under the same source URI,
+    /// in one transaction: a failure leaves the previous version in place.
+    @discardableResult
+    public func replaceDocument(
+        tenantID: Int64,
+        sourceURI: String,
+        contentSHA256: String,
+        metadataJSON: String,
+        chunks: [NewChunk],
+        embeddings: [[Float]],
+        modelID: Int,
+        logger: Logger
+    ) async throws -> Int64 {
+        guard chunks.count == embeddings.count else {
+            throw StorageError(
+                .inconsistentData, "\(chunks.count) chunks but \(embeddings.count) embeddings for \(sourceURI).")
+        }
+        return try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO documents (tenant_id, source_uri, content_sha256, metadata)
+                VALUES (\(tenantID), \(sourceURI), \(contentSHA256), \(metadataJSON)::jsonb)
+                ON CONFLICT (tenant_id, source_uri) DO UPDATE
+                SET content_sha256 = EXCLUDED.content_sha256, metadata = EXCLUDED.metadata, updated_at = now()
+                RETURNING id
+                """, logger: logger)
+            var documentID: Int64?
+            for try await id in rows.decode(Int64.self) { documentID = id }
+            guard let documentID else {
+                throw StorageError(.inconsistentData, "Storing \(sourceURI) returned no document id.")
+            }
+            try await connection.query("DELETE FROM chunks WHERE document_id = \(documentID)", logger: logger)
+            guard !chunks.isEmpty else { return documentID }
+
+            let headingPaths = try chunks.map { chunk in
+                String(decoding: try JSONEncoder().encode(chunk.headingPath), as: UTF8.self)
+            }
+            let inserted = try await connection.query(
+                """
+                INSERT INTO chunks (document_id, tenant_id, ordinal, text, token_count, char_start, char_end,
+                                    heading_path, search_text)
+                SELECT \(documentID), \(tenantID), c.ordinal, c.text, c.token_count, c.char_start, c.char_end,
+                       ARRAY(SELECT jsonb_array_elements_text(c.heading::jsonb)),
+                       to_tsvector('english', c.search)
+                FROM unnest(\(chunks.map(\.ordinal))::bigint[], \(chunks.map(\.text))::text[],
+                            \(chunks.map(\.tokenCount))::bigint[], \(chunks.map(\.characterRange.lowerBound))::bigint[],
+                            \(chunks.map(\.characterRange.upperBound))::bigint[], \(headingPaths)::text[],
+                            \(chunks.map(\.searchText))::text[])
+                     AS c(ordinal, text, token_count, char_start, char_end, heading, search)
+                RETURNING id, ordinal
+                """, logger: logger)
+            var chunkIDs = [Int64](repeating: 0, count: chunks.count)
+            for try await (id, ordinal) in inserted.decode((Int64, Int).self) {
+                guard let position = chunks.firstIndex(where: { $0.ordinal == ordinal }) else { continue }
+                chunkIDs[position] = id
+            }
+            try await connection.query(
+                """
+                INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding)
+                SELECT e.chunk_id, \(modelID), \(tenantID), e.embedding::vector
+                FROM unnest(\(chunkIDs)::bigint[], \(embeddings.map(Self.vectorLiteral))::text[]) AS e(chunk_id, embedding)
+                """, logger: logger)
+            return documentID
+        }
+    }
+
+    /// Deletes the tenant's documents with these source URIs (their chunks and vectors go with them).
+    @discardableResult
+    public func deleteDocuments(tenantID: Int64, sourceURIs: [String], logger: Logger) async throws -> Int {
+        guard !sourceURIs.isEmpty else { return 0 }
+        let rows = try await client.query(
+            """
+            WITH deleted AS (
+                DELETE FROM documents WHERE tenant_id = \(tenantID) AND source_uri = ANY(\(sourceURIs)::text[])
+                RETURNING 1
+            )
+            SELECT count(*)::bigint FROM deleted
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    /// pgvector's text form of a vector: `[0.1,0.2,…]`.
+    public static func vectorLiteral(_ vector: [Float]) -> String {
+        "[" + vector.map { $0.isFinite ? "\($0)" : "0" }.joined(separator: ",") + "]"
+    }
+}

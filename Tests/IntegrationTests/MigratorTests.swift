@@ -1,0 +1,43 @@
+import PostgresNIO
+import Storage
+import Testing
+
+@Suite struct MigratorTests {
+    @Test func applyingTwiceIsANoOp() async throws {
+        try await TestDatabase.withFreshDatabase(migrate: false) { client, _ in
+            let migrator = Migrator(client: client, migrations: try TestDatabase.migrations())
+            let first = try await migrator.migrate(logger: TestDatabase.logger)
+            #expect(first.first == "0001_initial.sql")
+            let second = try await migrator.migrate(logger: TestDatabase.logger)
+            #expect(second.isEmpty)
+            let rows = try await client.query("SELECT count(*)::bigint FROM schema_migrations", logger: TestDatabase.logger)
+            for try await count in rows.decode(Int64.self) { #expect(Int(count) == first.count) }
+        }
+    }
+
+    @Test func anEditedAppliedMigrationIsRefusedByName() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            var edited = try TestDatabase.migrations()
+            edited[0] = Migration(version: edited[0].version, fileName: edited[0].fileName, sql: edited[0].sql + "\n-- edit")
+            let error = await #expect(throws: StorageError.self) {
+                try await Migrator(client: client, migrations: edited).migrate(logger: TestDatabase.logger)
+            }
+            #expect(error?.code == .migrationEdited)
+            #expect(error?.message.contains("0001_initial.sql") == true)
+        }
+    }
+
+    @Test func aFailingMigrationRollsBackCompletely() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            let broken = try TestDatabase.migrations() + [
+                Migration(version: 9999, fileName: "9999_broken.sql", sql: "CREATE TABLE half_done (a int);\nSELECT no_such_column FROM half_done;")
+            ]
+            let error = await #expect(throws: StorageError.self) {
+                try await Migrator(client: client, migrations: broken).migrate(logger: TestDatabase.logger)
+            }
+            #expect(error?.message.contains("9999_broken.sql") == true)
+            let rows = try await client.query("SELECT to_regclass('half_done') IS NULL", logger: TestDatabase.logger)
+            for try await absent in rows.decode(Bool.self) { #expect(absent) }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+# Shared helpers for the deploy scripts (sourced, not run).
+
+# Fails with a hint when no Swift toolchain is on the PATH.
+require_swift() {
+  if ! command -v swift >/dev/null 2>&1; then
+    for dir in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+      [ -x "$dir/swift" ] && export PATH="$dir:$PATH" && return 0
+    done
+    echo "No Swift toolchain found: install Swift 6.3 (https://www.swift.org/install/) and retry." >&2
+    exit 1
+  fi
+}
+
+# The unprivileged user PostgreSQL runs as when we are root (empty when we are not root).
+postgres_user() {
+  [ "$(id -u)" = 0 ] || { echo ""; return; }
+  if [ -n "${UNITY_AI_PG_USER:-}" ]; then echo "$UNITY_AI_PG_USER"; return; fi
+  if id postgres >/dev/null 2>&1; then echo postgres; return; fi
+  id unity-ai-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin unity-ai-pg
+  echo unity-ai-pg
+}
