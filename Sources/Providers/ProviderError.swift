@@ -5,7 +5,7 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String {
             case disabled, invalidRequest, unauthorized, modelNotFound, contextLengthExceeded, contentFiltered
-            case rateLimited, overloaded, timeout, upstreamServerError, connectionFailed, malformedResponse
+            case rateLimited, quotaExceeded, overloaded, timeout, upstreamServerError, connectionFailed, malformedResponse
             case cancelled, unsupported
         }
 
@@ -24,6 +24,9 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
         public static let contentFiltered = Code(base: .contentFiltered)
         /// Too many requests (429); ``ProviderError/retryAfter`` says when to retry, if the upstream said.
         public static let rateLimited = Code(base: .rateLimited)
+        /// The account's quota or credit is used up (OpenAI's 429 `insufficient_quota`, Gemini's quota 429 without a
+        /// retry delay): waiting does not help, another provider may.
+        public static let quotaExceeded = Code(base: .quotaExceeded)
         /// The upstream is overloaded (503, Anthropic's 529).
         public static let overloaded = Code(base: .overloaded)
         /// Connecting, the first byte, or the whole call took too long.
@@ -65,7 +68,7 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// Whether another attempt (here or at another provider) may succeed: connection failures, timeouts,
     /// rate limits, overloads and upstream 5xx.
     public var isRetryable: Bool {
-        [.rateLimited, .overloaded, .timeout, .upstreamServerError, .connectionFailed].contains(code)
+        [.rateLimited, .quotaExceeded, .overloaded, .timeout, .upstreamServerError, .connectionFailed].contains(code)
     }
 
     /// The provider is disabled; no network call was made.

@@ -1,0 +1,28 @@
+import Foundation
+import NIOHTTP1
+
+/// Reads how long an upstream asks callers to wait.
+public enum RetryAfter {
+    /// From `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date).
+    public static func parse(_ headers: HTTPHeaders, now: Date = .now) -> Duration? {
+        if let milliseconds = headers.first(name: "retry-after-ms").flatMap(Double.init), milliseconds >= 0 {
+            return .milliseconds(Int64(milliseconds.rounded(.up)))
+        }
+        guard let value = headers.first(name: "retry-after")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Double(value), seconds >= 0 { return .milliseconds(Int64((seconds * 1000).rounded(.up))) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        if let date = formatter.date(from: value) {
+            return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        }
+        return nil
+    }
+
+    /// A protobuf `Duration` string such as `"15s"` or `"0.250s"` (Gemini's `RetryInfo.retryDelay`).
+    public static func parseProtobufDuration(_ text: String) -> Duration? {
+        guard text.hasSuffix("s"), let seconds = Double(text.dropLast()), seconds >= 0 else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+}
