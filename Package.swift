@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Embedding and answering providers behind one protocol; the built-in `local` ones live here.
@@ -31,6 +32,15 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Which provider and model answers: configuration (ai_routing.yaml) and model resolution. No I/O.
+        .target(
+            name: "Routing",
+            dependencies: [
+                "Providers",
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -69,7 +79,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Providers", "Storage", "Retrieval",
+                "Providers", "Routing", "Storage", "Retrieval",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "UnityAI",
             dependencies: [
-                "Providers", "Storage", "Ingest", "Retrieval", "Server",
+                "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,6 +109,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RoutingTests",
+            dependencies: ["Routing", "Providers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
             dependencies: ["Storage"],
             swiftSettings: swiftSettings
@@ -106,7 +121,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Providers", "Storage", "Ingest", "Retrieval", "Server",
+                "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

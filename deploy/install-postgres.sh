@@ -6,8 +6,8 @@
 # reach it), else ~/.local/share/unity-ai. The appliance looks in the same places.
 set -euo pipefail
 
-if [ "$(id -u)" = 0 ]; then default_tools=/opt/unity-ai; else default_tools="$HOME/.local/share/unity-ai"; fi
-tools="${UNITY_AI_TOOLS_DIR:-$default_tools}"
+source "$(dirname "$0")/lib.sh"
+tools=$(tools_directory)
 venv="$tools/venv"
 
 find_bin() {

@@ -19,3 +19,11 @@ postgres_user() {
   id unity-ai-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin unity-ai-pg
   echo unity-ai-pg
 }
+
+# Where tools (PostgreSQL wheel, SDK venvs) are installed: $UNITY_AI_TOOLS_DIR, else /opt/unity-ai as root
+# (reachable by the unprivileged PostgreSQL user), else ~/.local/share/unity-ai.
+tools_directory() {
+  if [ -n "${UNITY_AI_TOOLS_DIR:-}" ]; then echo "$UNITY_AI_TOOLS_DIR"
+  elif [ "$(id -u)" = 0 ]; then echo /opt/unity-ai
+  else echo "$HOME/.local/share/unity-ai"; fi
+}

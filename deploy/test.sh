@@ -28,6 +28,46 @@ export UNITY_AI_TEST_DATABASE_URL="postgres://postgres@/postgres?host=$test_root
 echo "Test PostgreSQL: $("$pg_bin/postgres" --version), socket in $test_root"
 
 swift build --build-tests
+set +e
 swift test --skip-build 2>&1 | tee "$test_root/swift-test.log"
-status=${PIPESTATUS[0]}
-exit "$status"
+swift_status=${PIPESTATUS[0]}
+set -e
+
+# The official OpenAI Python SDK against the appliance's OpenAI-compatible API, the appliance in front of an
+# independently written fake OpenAI upstream that serves the shared wire fixtures.
+echo
+echo "== OpenAI SDK checks"
+tools_dir=$(tools_directory)
+sdk_venv="$tools_dir/sdk-venv"
+if [ ! -x "$sdk_venv/bin/python" ] || ! "$sdk_venv/bin/python" -c "import openai" 2>/dev/null; then
+  python3 -m venv "$sdk_venv"
+  "$sdk_venv/bin/pip" install --quiet --disable-pip-version-check 'openai>=1.109' >&2
+fi
+fixtures="$PWD/Tests/IntegrationTests/Fixtures/wire/openai"
+upstream_key="sk-test-SDK-$$-do-not-log"
+python3 Tests/SDK/fake_openai_upstream.py "$fixtures" "$upstream_key" > "$test_root/fake.port" &
+fake_pid=$!
+for _ in $(seq 1 50); do [ -s "$test_root/fake.port" ] && break; sleep 0.1; done
+fake_port=$(head -n 1 "$test_root/fake.port")
+run_as "$pg_bin/createdb" -h "$test_root" -U postgres unity_sdk
+app_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+OPENAI_API_KEY="$upstream_key" OPENAI_BASE_URL="http://127.0.0.1:$fake_port/v1" LOG_LEVEL=debug \
+  DATABASE_URL="postgres://postgres@/unity_sdk?host=$test_root" \
+  .build/debug/unity-ai serve --port "$app_port" > "$test_root/serve.log" 2>&1 &
+app_pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$app_port/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+set +e
+"$sdk_venv/bin/python" Tests/SDK/openai_sdk_check.py "http://127.0.0.1:$app_port/v1" "$fixtures"
+sdk_status=$?
+set -e
+kill -TERM "$app_pid" "$fake_pid" 2>/dev/null || true
+wait "$app_pid" 2>/dev/null || true
+if grep -q "$upstream_key" "$test_root/serve.log"; then
+  echo "FAIL: the upstream API key appears in the appliance's log" >&2
+  sdk_status=1
+else
+  echo "ok   the upstream API key never appears in the appliance's log ($(wc -l < "$test_root/serve.log") lines at debug level)"
+fi
+[ "$sdk_status" = 0 ] || tail -n 40 "$test_root/serve.log" >&2
+
+if [ "$swift_status" != 0 ] || [ "$sdk_status" != 0 ]; then exit 1; fi

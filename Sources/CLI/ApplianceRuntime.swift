@@ -4,6 +4,7 @@ import Logging
 import PostgresNIO
 import Providers
 import Retrieval
+import Routing
 import ServiceLifecycle
 import Storage
 
@@ -14,11 +15,14 @@ struct ApplianceRuntime: Sendable {
     let lease: EmbeddedPostgresLease?
     let migrations: [Migration]
     let embedder: any EmbeddingProvider
+    let providers: ProviderRegistry
     let logger: Logger
 
     /// Starts (or joins) the database and prepares the providers; the client is not running yet.
     static func prepare(options: CommonOptions, logger: Logger) async throws -> ApplianceRuntime {
-        let embedder = try makeEmbedder(named: options.resolvedEmbeddingModel)
+        let routing = try ProviderFactory.loadConfiguration(path: options.resolvedConfigPath, environment: options.environment)
+        let providers = ProviderRegistry.make(configuration: routing, transport: ProviderTransport())
+        let embedder = try providers.embedder(named: options.embeddingModel ?? routing.embeddingModel)
         let migrations = try Migration.load(
             from: try Migration.locateDirectory(explicit: options.resolvedMigrationsDirectory))
         let settings: DatabaseSettings
@@ -35,16 +39,7 @@ struct ApplianceRuntime: Sendable {
         }
         return ApplianceRuntime(
             settings: settings, client: PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger),
-            lease: lease, migrations: migrations, embedder: embedder, logger: logger)
-    }
-
-    static func makeEmbedder(named name: String) throws -> any EmbeddingProvider {
-        switch name {
-        case "local", "local-hash-512":
-            return HashingEmbedder(dimensions: 512)
-        default:
-            throw ValidationError("Unknown embedding model '\(name)'. Available: local.")
-        }
+            lease: lease, migrations: migrations, embedder: embedder, providers: providers, logger: logger)
     }
 
     /// Checks pgvector and applies pending migrations.

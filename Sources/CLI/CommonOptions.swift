@@ -16,8 +16,11 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Bin directory of a PostgreSQL with pgvector for the embedded server (env UNITY_AI_PG_BIN).")
     var pgBin: String?
 
-    @Option(help: "Embedding model: 'local' (feature hashing, 512 dimensions) (env UNITY_AI_EMBEDDING_MODEL).")
+    @Option(help: "Embedding model: 'local' (feature hashing, 512 dimensions) or provider/model from the routing file's catalogue (env UNITY_AI_EMBEDDING_MODEL).")
     var embeddingModel: String?
+
+    @Option(help: "Routing file (ai_routing.yaml) with providers and models (env UNITY_AI_CONFIG). Without one, providers come from OLLAMA_HOST, OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY.")
+    var config: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env LOG_LEVEL).")
     var logLevel: String?
@@ -40,8 +43,8 @@ struct CommonOptions: ParsableArguments {
         pgBin ?? environment["UNITY_AI_PG_BIN"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    var resolvedEmbeddingModel: String {
-        embeddingModel ?? environment["UNITY_AI_EMBEDDING_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "local"
+    var resolvedConfigPath: String? {
+        config ?? environment["UNITY_AI_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func makeLogger(label: String, defaultLevel: Logger.Level) throws -> Logger {

@@ -40,6 +40,7 @@ struct Serve: AsyncParsableCommand {
         let migrations = runtime.migrations
         let dependencies = ServerDependencies(
             ask: runtime.askService(),
+            providers: runtime.providers,
             isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
             services: services,
             beforeServerStarts: {

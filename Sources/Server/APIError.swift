@@ -6,6 +6,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// A stable, machine-readable code, e.g. `invalid_request`.
     public var code: String
     public var message: String
+    /// How long the client should wait before retrying (sent as `Retry-After`).
+    public var retryAfter: Duration?
+
+    /// OpenAI's error category, for SDKs that read it.
+    var type: String { status.code >= 500 ? "api_error" : status.code == 429 ? "rate_limit_error" : "invalid_request_error" }
 
     public init(status: HTTPResponse.Status, code: String, message: String) {
         self.status = status

@@ -1,11 +1,14 @@
 import Hummingbird
 import Logging
 import Retrieval
+import Routing
 import ServiceLifecycle
 
 /// What the HTTP surface needs from the rest of the appliance.
 public struct ServerDependencies: Sendable {
     public var ask: AskService
+    /// The providers chat and embedding requests go to.
+    public var providers: ProviderRegistry
     /// Whether the database answers and its migrations are applied.
     public var isReady: @Sendable () async -> Bool
     /// Background services to run with the server (the database client first); shut down in reverse order.
@@ -14,10 +17,11 @@ public struct ServerDependencies: Sendable {
     public var beforeServerStarts: @Sendable () async throws -> Void
 
     public init(
-        ask: AskService, isReady: @escaping @Sendable () async -> Bool, services: [any Service],
-        beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
+        ask: AskService, providers: ProviderRegistry, isReady: @escaping @Sendable () async -> Bool,
+        services: [any Service], beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
     ) {
         self.ask = ask
+        self.providers = providers
         self.isReady = isReady
         self.services = services
         self.beforeServerStarts = beforeServerStarts
@@ -30,6 +34,10 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
     router.add(middleware: ErrorMiddleware())
     HealthController(isReady: dependencies.isReady).addRoutes(to: router)
     AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
+    let gateway = ChatGateway(registry: dependencies.providers)
+    AIController(gateway: gateway, limits: configuration.limits).addRoutes(to: router)
+    OpenAICompatibleController(gateway: gateway, registry: dependencies.providers, limits: configuration.limits)
+        .addRoutes(to: router)
     return router
 }
 

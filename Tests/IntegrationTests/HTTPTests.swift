@@ -3,6 +3,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Providers
+import Routing
 import Server
 import Storage
 import Testing
@@ -47,6 +49,7 @@ import Testing
             let migrations = try TestDatabase.migrations()
             let dependencies = ServerDependencies(
                 ask: appliance.askService,
+                providers: ProviderRegistry.make(configuration: RoutingConfiguration(), transport: ProviderTransport()),
                 isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: TestDatabase.logger) },
                 services: [])
             let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: TestDatabase.logger)

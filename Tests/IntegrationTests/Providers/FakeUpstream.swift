@@ -94,14 +94,24 @@ final class FakeUpstream: Sendable {
     /// Runs the fake on a free port for the duration of `body`, which gets its base URL (`http://127.0.0.1:PORT`).
     func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
+        router.get("/__fake/ready") { _, _ in "ready" }
         router.on("/**", method: .get) { request, context in try await self.respond(request, context) }
         router.on("/**", method: .post) { request, context in try await self.respond(request, context) }
         router.on("/**", method: .delete) { request, context in try await self.respond(request, context) }
         router.on("/", method: .get) { request, context in try await self.respond(request, context) }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        return try await app.test(.live) { client in
-            try await body("http://127.0.0.1:\(client.port!)")
+        // Errors are carried out of the live test rather than thrown through it, and the test client's connection
+        // is used before the body runs: either unwinding path can otherwise trip NIO's writer precondition when
+        // the test server shuts down (apple/swift-nio#3481).
+        let result: Result<T, any Error> = try await app.test(.live) { client in
+            try await client.execute(uri: "/__fake/ready", method: .get) { _ in }
+            do {
+                return .success(try await body("http://127.0.0.1:\(client.port!)"))
+            } catch {
+                return .failure(error)
+            }
         }
+        return try result.get()
     }
 
     private func respond(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Routing
+
+/// `unity-ai config check [FILE]`: validates a routing file.
+struct Config: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect the routing configuration.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a routing file (ai_routing.yaml) and show the providers it configures.",
+            discussion: "Exit status 0 when valid; 1 with the key and line of the first problem otherwise.")
+
+        @Argument(help: "The file to check (default: --config or UNITY_AI_CONFIG; without either, the environment).")
+        var file: String?
+
+        @Option(help: "The routing file (env UNITY_AI_CONFIG).")
+        var config: String?
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let path = file ?? config ?? environment["UNITY_AI_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            let configuration = try ProviderFactory.loadConfiguration(path: path, environment: environment)
+            print(path.map { "\($0): valid." } ?? "No routing file: providers come from the environment.")
+            print("default strategy: \(configuration.routing.defaultStrategy)")
+            print("embedding model: \(configuration.embeddingModel)")
+            for provider in configuration.providers {
+                let endpoints = provider.endpoints.map { endpoint in
+                    let key = endpoint.apiKey != nil ? "key set" : (endpoint.apiKeyVariable.map { variable in "no key (\(variable) unset)" } ?? "no key")
+                    return "\(endpoint.url) [\(key)]"
+                }
+                print("provider \(provider.name): \(provider.kind.rawValue)\(endpoints.isEmpty ? "" : " — " + endpoints.joined(separator: ", "))")
+            }
+            print("catalogue: \(configuration.models.count) model(s)")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import NIOCore
+
+/// Reads an OpenAI-compatible chat completion stream (server-sent events of `data: {chunk}`, then `data: [DONE]`).
+///
+/// Non-empty `choices[0].delta.content` becomes a `.delta`; the finish reason is remembered from the chunk that
+/// carries it and the usage from the chunk with `choices: []` (sent when `stream_options.include_usage` is set);
+/// `[DONE]` ends the answer. A data event with a top-level `error` throws the mapped ``ProviderError``.
+struct OpenAIStreamDecoder: ChatStreamDecoder {
+    let errors: OpenAIWire.ErrorTranslator
+    let model: String
+    private var parser = ServerSentEventParser()
+    private var finishReason: FinishReason?
+    private var usage: TokenUsage?
+    private var done = false
+    /// An error that arrived in the same bytes as earlier events: those are returned first, the error next.
+    private var pendingError: ProviderError?
+
+    init(errors: OpenAIWire.ErrorTranslator, model: String) {
+        self.errors = errors
+        self.model = model
+    }
+
+    mutating func feed(_ bytes: ByteBuffer) throws -> [ChatStreamEvent] {
+        if let pendingError { throw pendingError }
+        guard !done else { return [] }
+        var events: [ChatStreamEvent] = []
+        for event in parser.feed(bytes.readableBytesView) {
+            do {
+                try handle(event, into: &events)
+            } catch let error as ProviderError {
+                // Deliver the text that came before the error; the error follows on the next call.
+                if events.isEmpty { throw error }
+                pendingError = error
+                break
+            }
+            if done { break }
+        }
+        return events
+    }
+
+    mutating func finish() throws -> [ChatStreamEvent] {
+        if let pendingError { throw pendingError }
+        guard !done else { return [] }
+        var events: [ChatStreamEvent] = []
+        if let last = parser.finish() { try handle(last, into: &events) }
+        // Some compatible servers close the stream after the finish reason without `[DONE]`; the answer is complete.
+        if !done, let finishReason {
+            done = true
+            events.append(.end(finishReason: finishReason, usage: usage))
+        }
+        return events
+    }
+
+    private mutating func handle(_ event: ServerSentEvent, into events: inout [ChatStreamEvent]) throws {
+        let data = event.data.trimmingCharacters(in: .whitespaces)
+        if data.hasPrefix("[DONE]") {
+            done = true
+            events.append(.end(finishReason: finishReason ?? .stop, usage: usage))
+            return
+        }
+        if data.isEmpty { return }
+        let chunk: OpenAIWire.ChatCompletionChunk
+        do {
+            chunk = try OpenAIWire.makeDecoder().decode(OpenAIWire.ChatCompletionChunk.self, from: Data(data.utf8))
+        } catch {
+            throw ProviderError.malformedResponse(
+                provider: errors.provider, reason: OpenAIWire.reason(for: error, decoding: "a stream chunk"))
+        }
+        if let error = chunk.error {
+            throw errors.error(status: nil, headers: nil, detail: error, model: model)
+        }
+        if let usage = chunk.usage { self.usage = usage.tokenUsage }
+        guard let choice = chunk.choices?.first(where: { ($0.index ?? 0) == 0 }) else { return }
+        if let content = choice.delta?.content, !content.isEmpty { events.append(.delta(content)) }
+        if let reason = choice.finishReason { finishReason = OpenAIProvider.finishReason(reason) }
+    }
+}

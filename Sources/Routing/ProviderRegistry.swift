@@ -1,0 +1,191 @@
+import Providers
+import Synchronization
+
+/// The providers the appliance can route to, by name, with what they can do and the model catalogue; resolves
+/// the `model` field of a request (`provider/model`, a bare model name, or `auto`) to a provider and a model.
+public final class ProviderRegistry: Sendable {
+    /// One configured provider.
+    public struct Entry: Sendable {
+        public var name: String
+        public var kind: RoutingConfiguration.ProviderKind
+        public var chat: any ChatProvider
+        /// The provider's embeddings endpoint, when it has one.
+        public var embeddings: (any EmbeddingsAPI)?
+        public var capabilities: ProviderCapabilities
+        public var defaultModel: String?
+
+        public init(
+            name: String, kind: RoutingConfiguration.ProviderKind, chat: any ChatProvider,
+            embeddings: (any EmbeddingsAPI)?, capabilities: ProviderCapabilities, defaultModel: String?
+        ) {
+            self.name = name
+            self.kind = kind
+            self.chat = chat
+            self.embeddings = embeddings
+            self.capabilities = capabilities
+            self.defaultModel = defaultModel
+        }
+
+        public var isEnabled: Bool { kind != .disabled }
+    }
+
+    /// A request's provider and model, decided.
+    public struct Resolution: Sendable {
+        public var entry: Entry
+        public var model: String
+    }
+
+    /// Providers in configuration order; `local` last.
+    public let entries: [Entry]
+    public let catalogue: [ModelCapabilities]
+    /// Models each provider listed, cached after the first bare-name lookup.
+    private let listedModels = Mutex<[String: [String]]>([:])
+
+    public init(entries: [Entry], catalogue: [ModelCapabilities]) {
+        self.entries = entries
+        self.catalogue = catalogue
+    }
+
+    public func entry(named name: String) -> Entry? {
+        entries.first { $0.name == name }
+    }
+
+    /// Resolves a request's `provider` (optional; `auto` means routed) and `model` (optional; `auto`, a bare name
+    /// or `provider/model`).
+    public func resolve(provider requestedProvider: String?, model requestedModel: String?) async throws -> Resolution {
+        let providerName = requestedProvider.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
+        var modelName = requestedModel.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
+
+        if providerName == nil, let model = modelName, let slash = model.firstIndex(of: "/"),
+            let entry = entry(named: String(model[..<slash]))
+        {
+            modelName = String(model[model.index(after: slash)...])
+            return try resolution(entry: entry, model: modelName)
+        }
+        if let providerName {
+            guard let entry = entry(named: providerName) else {
+                throw RoutingError.unknownProvider(providerName, known: entries.map(\.name))
+            }
+            if let model = modelName, model.hasPrefix(providerName + "/") {
+                modelName = String(model.dropFirst(providerName.count + 1))
+            }
+            return try resolution(entry: entry, model: modelName)
+        }
+        if let model = modelName {
+            if let known = catalogue.first(where: { $0.model == model }), let entry = entry(named: known.provider),
+                entry.isEnabled
+            {
+                return Resolution(entry: entry, model: model)
+            }
+            for entry in entries where entry.isEnabled && entry.capabilities.chat {
+                if try await models(of: entry).contains(model) { return Resolution(entry: entry, model: model) }
+            }
+            throw RoutingError.unknownModel(model)
+        }
+        // `auto` until the router lands: the first enabled provider that chats and has a model to use.
+        for entry in entries where entry.isEnabled && entry.capabilities.chat && entry.name != "local" {
+            if let model = defaultModel(of: entry) { return Resolution(entry: entry, model: model) }
+        }
+        throw RoutingError.noProviderAvailable
+    }
+
+    private func resolution(entry: Entry, model: String?) throws -> Resolution {
+        guard let model = model ?? defaultModel(of: entry) else {
+            throw RoutingError.modelRequired(provider: entry.name)
+        }
+        return Resolution(entry: entry, model: model)
+    }
+
+    private func defaultModel(of entry: Entry) -> String? {
+        entry.defaultModel
+            ?? catalogue.first { $0.provider == entry.name && $0.embeddingDimensions == nil }?.model
+    }
+
+    /// The models a provider lists (cached; a provider that fails to answer lists nothing).
+    public func models(of entry: Entry) async throws -> [String] {
+        if let cached = listedModels.withLock({ $0[entry.name] }) { return cached }
+        let listed = (try? await entry.chat.listModels().map(\.id)) ?? []
+        if !listed.isEmpty { listedModels.withLock { $0[entry.name] = listed } }
+        return listed
+    }
+
+    /// What the catalogue says of a model; defaults from the provider otherwise.
+    public func capabilities(provider: String, model: String) -> ModelCapabilities {
+        catalogue.first { $0.provider == provider && $0.model == model }
+            ?? ModelCapabilities(provider: provider, model: model, isLocal: entry(named: provider)?.capabilities.isLocal ?? false)
+    }
+
+    /// The embedder called `name`: `local` (hashing, 512 dimensions) or `provider/model` with its dimensions from
+    /// the catalogue.
+    public func embedder(named name: String) throws -> any EmbeddingProvider {
+        if name == "local" || name == "local-hash-512" { return HashingEmbedder(dimensions: 512) }
+        guard let slash = name.firstIndex(of: "/"), let entry = entry(named: String(name[..<slash])) else {
+            throw RoutingError.unknownEmbeddingModel(name)
+        }
+        let model = String(name[name.index(after: slash)...])
+        guard entry.isEnabled else { throw ProviderError.disabled(provider: entry.name) }
+        guard let api = entry.embeddings, entry.capabilities.embeddings else {
+            throw ProviderError.unsupported(provider: entry.name, what: "embeddings")
+        }
+        guard let dimensions = catalogue.first(where: { $0.provider == entry.name && $0.model == model })?.embeddingDimensions
+        else {
+            throw RoutingError.embeddingDimensionsUnknown(name)
+        }
+        return BoundEmbedder(api: api, model: model, dimensions: dimensions)
+    }
+}
+
+/// Why a request could not be given a provider and model.
+public struct RoutingError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure; bounded.
+    public enum Code: String, Sendable {
+        case unknownProvider = "unknown_provider"
+        case unknownModel = "model_not_found"
+        case modelRequired = "model_required"
+        case noProviderAvailable = "no_provider_available"
+        case unknownEmbeddingModel = "unknown_embedding_model"
+    }
+
+    public var code: Code
+    public var message: String
+    public var description: String { message }
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    static func unknownProvider(_ name: String, known: [String]) -> RoutingError {
+        RoutingError(code: .unknownProvider, message: "Unknown provider '\(name)'. Configured: \(known.joined(separator: ", ")).")
+    }
+
+    static func unknownModel(_ model: String) -> RoutingError {
+        RoutingError(
+            code: .unknownModel,
+            message: "No configured provider offers the model '\(model)'. Name it as provider/model (e.g. ollama/\(model)) "
+                + "or add it to the model catalogue.")
+    }
+
+    static func modelRequired(provider: String) -> RoutingError {
+        RoutingError(
+            code: .modelRequired,
+            message: "Name a model for the provider '\(provider)' (or set its default_model in the routing file).")
+    }
+
+    static let noProviderAvailable = RoutingError(
+        code: .noProviderAvailable,
+        message: "No provider is configured for `auto`. Set OLLAMA_HOST, OPENAI_API_KEY, ANTHROPIC_API_KEY or "
+            + "GEMINI_API_KEY, or configure providers in ai_routing.yaml.")
+
+    static func unknownEmbeddingModel(_ name: String) -> RoutingError {
+        RoutingError(
+            code: .unknownEmbeddingModel,
+            message: "Unknown embedding model '\(name)'. Use `local` or provider/model (e.g. openai/text-embedding-3-small).")
+    }
+
+    static func embeddingDimensionsUnknown(_ name: String) -> RoutingError {
+        RoutingError(
+            code: .unknownEmbeddingModel,
+            message: "The embedding model '\(name)' needs `embedding_dimensions` in the routing file's model catalogue.")
+    }
+}
