@@ -33,6 +33,13 @@ public struct Ingestor: Sendable {
 
     enum Outcome: Sendable {
         case added(chunks: Int), updated(chunks: Int), unchanged, failed(String)
+
+        var chunksEmbedded: Int {
+            switch self {
+            case .added(let chunks), .updated(let chunks): chunks
+            case .unchanged, .failed: 0
+            }
+        }
     }
 
     /// Ingests every path (directories recursively, or single files) for the tenant, created if absent.
@@ -74,23 +81,11 @@ public struct Ingestor: Sendable {
 
             let outcomes = await process(
                 listing.files, rootName: rootName, root: root, states: states, tenantID: tenantID, modelID: modelID,
-                summaryBefore: summary, start: start, progress: progress)
+                start: start, progress: progress)
             var kept: Set<String> = []
             for (entry, outcome) in zip(listing.files, outcomes) {
                 kept.insert(Self.uri(forPath: entry.path))
-                switch outcome {
-                case .added(let chunks):
-                    summary.added += 1
-                    summary.chunksEmbedded += chunks
-                case .updated(let chunks):
-                    summary.updated += 1
-                    summary.chunksEmbedded += chunks
-                case .unchanged:
-                    summary.unchanged += 1
-                case .failed(let reason):
-                    summary.failed += 1
-                    summary.failures.append(.init(path: entry.path, reason: reason))
-                }
+                summary.record(outcome, path: entry.path)
             }
             // Files gone from the root; never those under a directory that could not be read.
             let unreadablePrefixes = listing.unreadableDirectories.map { Self.uri(forPath: $0.path) + "/" }
@@ -101,47 +96,50 @@ public struct Ingestor: Sendable {
                 summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
             }
         }
-        summary.seconds = Double((clock.now - start).components.attoseconds) / 1e18
-            + Double((clock.now - start).components.seconds)
+        summary.seconds = (clock.now - start).seconds
         return summary
     }
 
     /// Processes files with bounded concurrency; outcomes come back in the order of `files`.
     private func process(
         _ files: [DocumentWalker.Entry], rootName: String, root: String, states: [String: KnowledgeStore.DocumentState],
-        tenantID: Int64, modelID: Int, summaryBefore: IngestSummary, start: ContinuousClock.Instant,
-        progress: (@Sendable (IngestProgress) -> Void)?
+        tenantID: Int64, modelID: Int, start: ContinuousClock.Instant, progress: (@Sendable (IngestProgress) -> Void)?
     ) async -> [Outcome] {
-        var outcomes = [Outcome?](repeating: nil, count: files.count)
-        var chunksSoFar = summaryBefore.chunksEmbedded
+        await runBounded(count: files.count, start: start, progress: progress) { index in
+            let entry = files[index]
+            let displayPath = rootName.isEmpty ? entry.relativePath : rootName + "/" + entry.relativePath
+            return await ingestFile(
+                entry, displayPath: displayPath, root: root, state: states[Self.uri(forPath: entry.path)],
+                tenantID: tenantID, modelID: modelID)
+        }
+    }
+
+    /// Runs `work` for indices `0..<count`, at most ``Configuration/concurrency`` at once, reporting progress after
+    /// each; outcomes come back in index order.
+    private func runBounded(
+        count: Int, start: ContinuousClock.Instant, progress: (@Sendable (IngestProgress) -> Void)?,
+        _ work: @escaping @Sendable (Int) async -> Outcome
+    ) async -> [Outcome] {
+        var outcomes = [Outcome?](repeating: nil, count: count)
+        var chunksSoFar = 0
         var done = 0
         await withTaskGroup(of: (Int, Outcome).self) { group in
             var next = 0
             func enqueue() {
-                guard next < files.count else { return }
+                guard next < count else { return }
                 let index = next
-                let entry = files[index]
                 next += 1
-                group.addTask {
-                    let displayPath = rootName.isEmpty ? entry.relativePath : rootName + "/" + entry.relativePath
-                    let outcome = await ingestFile(
-                        entry, displayPath: displayPath, root: root,
-                        state: states[Self.uri(forPath: entry.path)], tenantID: tenantID, modelID: modelID)
-                    return (index, outcome)
-                }
+                group.addTask { (index, await work(index)) }
             }
             for _ in 0..<max(1, configuration.concurrency) { enqueue() }
             while let (index, outcome) = await group.next() {
                 outcomes[index] = outcome
                 done += 1
-                if case .added(let chunks) = outcome { chunksSoFar += chunks }
-                if case .updated(let chunks) = outcome { chunksSoFar += chunks }
-                let elapsed = ContinuousClock.now - start
+                chunksSoFar += outcome.chunksEmbedded
                 progress?(
                     IngestProgress(
-                        filesDone: done, filesTotal: files.count, chunksEmbedded: chunksSoFar,
-                        elapsedSeconds: Double(elapsed.components.seconds)
-                            + Double(elapsed.components.attoseconds) / 1e18))
+                        filesDone: done, filesTotal: count, chunksEmbedded: chunksSoFar,
+                        elapsedSeconds: (ContinuousClock.now - start).seconds))
                 enqueue()
             }
         }
@@ -162,6 +160,17 @@ public struct Ingestor: Sendable {
         } catch {
             return .failed("Cannot read the file (\(error.localizedDescription)).")
         }
+        return await ingestContent(
+            data, format: entry.format, fileName: (entry.path as NSString).lastPathComponent,
+            sourceURI: Self.uri(forPath: entry.path), displayPath: displayPath, metadata: ["root": root],
+            state: state, tenantID: tenantID, modelID: modelID)
+    }
+
+    /// Extracts, chunks, embeds and stores one document's bytes, unless they are stored unchanged.
+    private func ingestContent(
+        _ data: Data, format: DocumentFormat, fileName: String, sourceURI: String, displayPath: String,
+        metadata extraMetadata: [String: String], state: KnowledgeStore.DocumentState?, tenantID: Int64, modelID: Int
+    ) async -> Outcome {
         let sha = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         let fingerprint = configuration.chunker.fingerprint
         if let state, state.contentSHA256 == sha, state.chunkerFingerprint == fingerprint,
@@ -170,8 +179,7 @@ public struct Ingestor: Sendable {
             return .unchanged
         }
         do {
-            let extracted = try TextExtractor().extract(
-                data, format: entry.format, fileName: (entry.path as NSString).lastPathComponent)
+            let extracted = try TextExtractor().extract(data, format: format, fileName: fileName)
             let chunks = Chunker(configuration: configuration.chunker).chunks(of: extracted)
             let title = extracted.title ?? displayPath
             let contexts = chunks.map { chunk in
@@ -181,13 +189,13 @@ public struct Ingestor: Sendable {
                 return heading.joined(separator: " > ")
             }
             let vectors = try await embedder.embedAll(zip(contexts, chunks).map { "\($0)\n\n\($1.text)" })
-            let metadata: [String: String] = [
-                "display_path": displayPath, "root": root, "format": entry.format.rawValue, "title": title,
+            let metadata: [String: String] = extraMetadata.merging([
+                "display_path": displayPath, "format": format.rawValue, "title": title,
                 "chunker": fingerprint, "embedding_model": embedder.model.name,
-            ]
+            ]) { _, new in new }
             let metadataJSON = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
             try await store.replaceDocument(
-                tenantID: tenantID, sourceURI: Self.uri(forPath: entry.path), contentSHA256: sha,
+                tenantID: tenantID, sourceURI: sourceURI, contentSHA256: sha,
                 metadataJSON: metadataJSON,
                 chunks: zip(chunks, contexts).map { chunk, context in
                     KnowledgeStore.NewChunk(
@@ -196,16 +204,85 @@ public struct Ingestor: Sendable {
                         searchText: context + "\n" + chunk.text)
                 },
                 embeddings: vectors, modelID: modelID, logger: logger)
-            logger.debug("Ingested file", metadata: ["ingest.path": "\(displayPath)", "ingest.chunks": "\(chunks.count)"])
+            logger.debug("Ingested document", metadata: ["ingest.path": "\(displayPath)", "ingest.chunks": "\(chunks.count)"])
             return state == nil ? .added(chunks: chunks.count) : .updated(chunks: chunks.count)
         } catch let error as ExtractionError {
             return .failed(error.message)
         } catch {
-            logger.warning("Ingesting a file failed", metadata: ["ingest.path": "\(displayPath)", "error": "\(error)"])
+            logger.warning("Ingesting a document failed", metadata: ["ingest.path": "\(displayPath)", "error": "\(error)"])
             return .failed("Storing or embedding failed: \(Migrator.describe(error))")
         }
     }
 
+    /// A document from a source other than a directory (a table, a benchmark corpus).
+    public struct SourceDocument: Sendable {
+        /// Identifies the document within its source, e.g. `beir://scifact/4983`.
+        public var uri: String
+        /// Shown in citations.
+        public var displayPath: String
+        public var format: DocumentFormat
+        public var content: Data
+
+        public init(uri: String, displayPath: String, format: DocumentFormat, content: Data) {
+            self.uri = uri
+            self.displayPath = displayPath
+            self.format = format
+            self.content = content
+        }
+    }
+
+    /// Ingests documents from a non-file source. Documents stored under `sourcePrefix` that are not among them are
+    /// removed, as files gone from a directory are.
+    public func ingest(
+        documents: [SourceDocument], sourcePrefix: String, tenant: String,
+        progress: (@Sendable (IngestProgress) -> Void)? = nil
+    ) async throws -> IngestSummary {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var summary = IngestSummary()
+        let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
+        let modelID = try await store.registerEmbeddingModel(
+            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+        let states = try await store.documentStates(
+            tenantID: tenantID, sourcePrefix: sourcePrefix, modelID: modelID, logger: logger)
+        let outcomes = await runBounded(count: documents.count, start: start, progress: progress) { index in
+            let document = documents[index]
+            return await ingestContent(
+                document.content, format: document.format, fileName: document.displayPath, sourceURI: document.uri,
+                displayPath: document.displayPath, metadata: [:], state: states[document.uri], tenantID: tenantID,
+                modelID: modelID)
+        }
+        for (document, outcome) in zip(documents, outcomes) { summary.record(outcome, path: document.uri) }
+        let kept = Set(documents.map(\.uri))
+        let gone = states.keys.filter { !kept.contains($0) }
+        summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
+        summary.seconds = (clock.now - start).seconds
+        return summary
+    }
+
     /// `file://` URI of an absolute path. Kept unescaped so prefixes compare as paths do.
     static func uri(forPath path: String) -> String { "file://" + path }
+}
+
+extension IngestSummary {
+    mutating func record(_ outcome: Ingestor.Outcome, path: String) {
+        switch outcome {
+        case .added(let chunks):
+            added += 1
+            chunksEmbedded += chunks
+        case .updated(let chunks):
+            updated += 1
+            chunksEmbedded += chunks
+        case .unchanged:
+            unchanged += 1
+        case .failed(let reason):
+            failed += 1
+            failures.append(.init(path: path, reason: reason))
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

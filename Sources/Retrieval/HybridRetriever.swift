@@ -16,7 +16,19 @@ public struct HybridRetriever: Retriever {
         public var rankConstant = 60.0
         /// Weight of the dense ranking; the lexical one gets `1 - denseWeight`. Defaults to 0.5.
         public var denseWeight = 0.5
+        /// Which rankings are used. Defaults to both.
+        public var mode: Mode = .hybrid
         public init() {}
+    }
+
+    /// The rankings a retriever uses.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Vectors and words, fused.
+        case hybrid
+        /// Vectors only (pgvector, HNSW).
+        case dense
+        /// Words only (PostgreSQL full-text search).
+        case lexical
     }
 
     public let configuration: Configuration
@@ -41,18 +53,24 @@ public struct HybridRetriever: Retriever {
         let candidates = max(configuration.candidateCount, limit * 4)
         let modelID = try await models.id(
             name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
-        async let lexical = search.matching(words: question, tenantID: tenantID, limit: candidates, logger: logger)
-        let vector = try await embedder.embed([question]).first ?? []
-        let isZero = vector.allSatisfy { $0 == 0 }
-        let dense =
-            isZero
-            ? []
-            : try await search.nearest(
+        let mode = configuration.mode
+        async let lexical =
+            mode == .dense ? [] : search.matching(words: question, tenantID: tenantID, limit: candidates, logger: logger)
+        var dense: [ChunkSearch.Hit] = []
+        if mode != .lexical, let vector = try await embedder.embed([question]).first, vector.contains(where: { $0 != 0 }) {
+            dense = try await search.nearest(
                 to: vector, modelID: modelID, dimensions: embedder.model.dimensions, tenantID: tenantID,
                 limit: candidates, logger: logger)
-        let fused = Self.fuse(
-            dense: dense, lexical: try await lexical, denseWeight: configuration.denseWeight,
-            rankConstant: configuration.rankConstant)
+        }
+        let fused: [ChunkSearch.Hit]
+        switch mode {
+        case .dense: fused = dense
+        case .lexical: fused = try await lexical
+        case .hybrid:
+            fused = Self.fuse(
+                dense: dense, lexical: try await lexical, denseWeight: configuration.denseWeight,
+                rankConstant: configuration.rankConstant)
+        }
         let top = Array(fused.prefix(limit))
         let records = try await search.chunks(ids: top.map(\.chunkID), tenantID: tenantID, logger: logger)
         return top.compactMap { hit in

@@ -50,11 +50,8 @@ public struct AnthropicProvider: ChatProvider {
         let started = ContinuousClock.now
         let model = try model(for: request)
         let response = try await send(
-            "POST", path: "/v1/messages", body: try messagesBody(request, model: model, stream: false))
-        guard (200..<300).contains(response.status) else { throw await error(from: response, model: model) }
-        let body = try await transport.collect(response, provider: name)
-        let answer = try AnthropicWire.decode(
-            AnthropicWire.MessagesResponse.self, from: body, what: "a Messages response", provider: name)
+            "POST", path: "/v1/messages", body: try messagesBody(request, model: model, stream: false), model: model)
+        let answer = try await decode(AnthropicWire.MessagesResponse.self, from: response, what: "a Messages response")
         guard let content = answer.content else {
             throw ProviderError.malformedResponse(provider: name, reason: "the Messages response has no content")
         }
@@ -75,9 +72,8 @@ public struct AnthropicProvider: ChatProvider {
     public func streamChat(_ request: ChatRequest) async throws -> ChatStream {
         let model = try model(for: request)
         let response = try await send(
-            "POST", path: "/v1/messages", body: try messagesBody(request, model: model, stream: true),
+            "POST", path: "/v1/messages", body: try messagesBody(request, model: model, stream: true), model: model,
             accept: "text/event-stream")
-        guard (200..<300).contains(response.status) else { throw await error(from: response, model: model) }
         return ProviderTransport.chatStream(
             from: response, provider: name, decoder: AnthropicStreamDecoder(provider: name, model: model))
     }
@@ -85,21 +81,15 @@ public struct AnthropicProvider: ChatProvider {
     /// The models the key may use, from `GET /v1/models`, following `has_more`/`last_id` for at most
     /// ``Configuration/maximumModelPages`` pages (and stopping if a page repeats its `last_id`).
     public func listModels() async throws -> [ModelInfo] {
-        var models: [ModelInfo] = []
-        var seen: Set<String> = []
-        var after: String?
-        var cursors: Set<String> = []
-        for _ in 0..<max(1, configuration.maximumModelPages) {
+        try await PagedModelList.models(maximumPages: configuration.maximumModelPages) { after in
             var path = "/v1/models?limit=1000"
-            if let after { path += "&after_id=" + Self.queryEscaped(after) }
+            if let after { path += "&after_id=" + PagedModelList.queryEscaped(after) }
             let page = try await modelPage(path: path)
-            for model in page.data where seen.insert(model.id).inserted {
-                models.append(ModelInfo(id: model.id, contextWindow: model.maxInputTokens))
-            }
-            guard page.hasMore == true, let last = page.lastId, cursors.insert(last).inserted else { break }
-            after = last
+            return (
+                page.data.map { ModelInfo(id: $0.id, contextWindow: $0.maxInputTokens) },
+                page.hasMore == true ? page.lastId : nil
+            )
         }
-        return models
     }
 
     /// Lists one model (`GET /v1/models?limit=1`): checks the URL and the key without spending tokens.
@@ -110,13 +100,7 @@ public struct AnthropicProvider: ChatProvider {
     // MARK: Requests
 
     private func model(for request: ChatRequest) throws -> String {
-        guard let model = request.model ?? configuration.defaultModel, !model.isEmpty else {
-            throw ProviderError.invalidRequest(
-                provider: name,
-                reason: "The request names no model and the provider '\(name)' has no default model. "
-                    + "Name a model in the request or set the provider's defaultModel.")
-        }
-        return model
+        try RequestedModel.resolve(request.model, defaultModel: configuration.defaultModel, provider: name)
     }
 
     private func messagesBody(_ request: ChatRequest, model: String, stream: Bool) throws -> Data {
@@ -137,33 +121,31 @@ public struct AnthropicProvider: ChatProvider {
         return try AnthropicWire.encoder.encode(body)
     }
 
-    private func send(_ method: String, path: String, body: Data? = nil, accept: String = "application/json")
-        async throws -> UpstreamResponse
-    {
+    /// Sends a request and returns the response once its status is a success; any other status throws the
+    /// mapped error, classified from the (small) error body if it can be read.
+    private func send(
+        _ method: String, path: String, body: Data? = nil, model: String?, accept: String = "application/json"
+    ) async throws -> UpstreamResponse {
         var headers = [("anthropic-version", configuration.apiVersion), ("accept", accept)]
         if let key = configuration.endpoint.apiKey { headers.append(("x-api-key", key.value)) }
         return try await transport.send(
-            method: method, url: configuration.endpoint.baseURL + path, headers: headers, body: body,
-            timeouts: configuration.endpoint.timeouts, provider: name)
+            method, path, to: configuration.endpoint, headers: headers, body: body, provider: name
+        ) { response in
+            let body = (try? await transport.errorBody(of: response, provider: name)) ?? Data()
+            return AnthropicWire.error(
+                status: response.status, headers: response.headers, body: body, provider: name, model: model)
+        }
+    }
+
+    private func decode<Value: Decodable>(_ type: Value.Type, from response: UpstreamResponse, what: String)
+        async throws -> Value
+    {
+        let body = try await transport.collect(response, provider: name)
+        return try AnthropicWire.decode(type, from: body, what: what, provider: name)
     }
 
     private func modelPage(path: String) async throws -> AnthropicWire.ModelPage {
-        let response = try await send("GET", path: path)
-        guard (200..<300).contains(response.status) else { throw await error(from: response, model: nil) }
-        let body = try await transport.collect(response, provider: name)
-        return try AnthropicWire.decode(AnthropicWire.ModelPage.self, from: body, what: "a model list", provider: name)
-    }
-
-    /// The error a non-2xx response stands for; its (small) body is read to classify it.
-    private func error(from response: UpstreamResponse, model: String?) async -> ProviderError {
-        let body = (try? await transport.collect(response, limit: 1 << 20, provider: name)) ?? Data()
-        return AnthropicWire.error(
-            status: response.status, headers: response.headers, body: body, provider: name, model: model)
-    }
-
-    private static func queryEscaped(_ value: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+?#")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+        let response = try await send("GET", path: path, model: nil)
+        return try await decode(AnthropicWire.ModelPage.self, from: response, what: "a model list")
     }
 }

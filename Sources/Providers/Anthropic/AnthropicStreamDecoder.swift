@@ -16,8 +16,6 @@ public struct AnthropicStreamDecoder: ChatStreamDecoder {
     /// The model asked for, named in errors.
     public let model: String?
     private var parser = ServerSentEventParser()
-    /// An error the stream reported, thrown once the events before it are delivered.
-    private var pendingError: (any Error)?
     private var inputTokens: Int?
     private var outputTokens: Int?
     private var stopReason: String?
@@ -28,36 +26,14 @@ public struct AnthropicStreamDecoder: ChatStreamDecoder {
         self.model = model
     }
 
-    /// Feeds the next bytes of the body; returns the events they complete.
-    public mutating func feed(_ bytes: ByteBuffer) throws -> [ChatStreamEvent] {
-        try throwPendingError()
-        return try collect(parser.feed(bytes.readableBytesView))
+    /// Feeds the next bytes of the body; appends the events they complete.
+    public mutating func feed(_ bytes: ByteBuffer, into events: inout [ChatStreamEvent]) throws {
+        for event in parser.feed(bytes.readableBytesView) { events += try handle(event) }
     }
 
-    /// The body ended; returns the events of a last event that lacked its blank line.
-    public mutating func finish() throws -> [ChatStreamEvent] {
-        try throwPendingError()
-        return try collect(parser.finish().map { [$0] } ?? [])
-    }
-
-    /// The events of `serverSentEvents` up to the first error. The error is thrown at once when no event precedes
-    /// it, else kept for the next call, so that the text before it still reaches the caller.
-    private mutating func collect(_ serverSentEvents: [ServerSentEvent]) throws -> [ChatStreamEvent] {
-        var events: [ChatStreamEvent] = []
-        for event in serverSentEvents {
-            do {
-                events += try handle(event)
-            } catch {
-                guard !events.isEmpty else { throw error }
-                pendingError = error
-                break
-            }
-        }
-        return events
-    }
-
-    private mutating func throwPendingError() throws {
-        if let pendingError { throw pendingError }
+    /// The body ended; appends the events of a last event that lacked its blank line.
+    public mutating func finish(into events: inout [ChatStreamEvent]) throws {
+        if let last = parser.finish() { events += try handle(last) }
     }
 
     /// The events that carry what a chat stream needs; the rest are skipped unread.

@@ -101,10 +101,8 @@ enum AnthropicWire {
 
     /// Decodes an upstream body, or throws `malformedResponse` naming what was expected (never the body).
     static func decode<T: Decodable>(_ type: T.Type, from data: Data, what: String, provider: String) throws -> T {
-        do {
-            return try decoder.decode(type, from: data)
-        } catch {
-            throw ProviderError.malformedResponse(provider: provider, reason: "the body is not \(what)")
+        try WireDecoding.decode(type, from: data, decoder: decoder, provider: provider) { _ in
+            "the body is not \(what)"
         }
     }
 
@@ -143,15 +141,6 @@ enum AnthropicWire {
 
     // MARK: Errors
 
-    /// An upstream field that is safe to put in a message: a short identifier such as `rate_limit_error`.
-    /// Anything else (which could echo a key or prompt) is dropped.
-    static func boundedIdentifier(_ text: String?) -> String? {
-        guard let text, !text.isEmpty, text.count <= 48,
-            text.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || $0 == "_" })
-        else { return nil }
-        return text
-    }
-
     /// The error for a non-2xx answer. The upstream message is read only to classify the error, never copied.
     static func error(
         status: Int, headers: HTTPHeaders, body: Data, provider: String, model: String?
@@ -167,7 +156,7 @@ enum AnthropicWire {
         type rawType: String?, upstreamMessage: String?, status: Int?, retryAfter: Duration?, provider: String,
         model: String?
     ) -> ProviderError {
-        let type = boundedIdentifier(rawType)
+        let type = UpstreamField.identifier(rawType)
         let label = [status.map { "\($0)" }, type].compactMap { $0 }.joined(separator: " ")
         let because = label.isEmpty ? "" : " (\(label))"
         let modelName = model.map { " '\($0)'" } ?? ""

@@ -53,11 +53,9 @@ public struct GeminiProvider: ChatProvider, EmbeddingsAPI {
         let started = ContinuousClock.now
         let model = try model(for: request)
         let response = try await send(
-            "POST", path: modelPath(model, method: "generateContent"), body: try generateBody(request))
-        guard (200..<300).contains(response.status) else { throw await error(from: response, model: model) }
-        let body = try await transport.collect(response, provider: name)
-        let answer = try GeminiWire.decode(
-            GeminiWire.GenerateContentResponse.self, from: body, what: "a GenerateContentResponse", provider: name)
+            "POST", path: modelPath(model, method: "generateContent"), body: try generateBody(request), model: model)
+        let answer = try await decode(
+            GeminiWire.GenerateContentResponse.self, from: response, what: "a GenerateContentResponse")
         guard let candidate = answer.candidates?.first else {
             if let reason = answer.promptFeedback?.blockReason { throw GeminiWire.blocked(reason: reason, provider: name) }
             throw ProviderError.malformedResponse(provider: name, reason: "the answer has no candidates")
@@ -77,9 +75,8 @@ public struct GeminiProvider: ChatProvider, EmbeddingsAPI {
     public func streamChat(_ request: ChatRequest) async throws -> ChatStream {
         let model = try model(for: request)
         let response = try await send(
-            "POST", path: modelPath(model, method: "streamGenerateContent") + "?alt=sse", body: try generateBody(request),
-            accept: "text/event-stream")
-        guard (200..<300).contains(response.status) else { throw await error(from: response, model: model) }
+            "POST", path: modelPath(model, method: "streamGenerateContent") + "?alt=sse",
+            body: try generateBody(request), model: model, accept: "text/event-stream")
         return ProviderTransport.chatStream(
             from: response, provider: name, decoder: GeminiStreamDecoder(provider: name, model: model))
     }
@@ -100,11 +97,10 @@ public struct GeminiProvider: ChatProvider, EmbeddingsAPI {
                         model: "models/\(model)", content: GeminiWire.Content(role: nil, parts: [.init(text: $0)]))
                 })
             let response = try await send(
-                "POST", path: modelPath(model, method: "batchEmbedContents"), body: try GeminiWire.encoder.encode(request))
-            guard (200..<300).contains(response.status) else { throw await error(from: response, model: model) }
-            let body = try await transport.collect(response, provider: name)
-            let answer = try GeminiWire.decode(
-                GeminiWire.BatchEmbedResponse.self, from: body, what: "a batchEmbedContents response", provider: name)
+                "POST", path: modelPath(model, method: "batchEmbedContents"),
+                body: try GeminiWire.encoder.encode(request), model: model)
+            let answer = try await decode(
+                GeminiWire.BatchEmbedResponse.self, from: response, what: "a batchEmbedContents response")
             guard answer.embeddings.count == batch.count else {
                 throw ProviderError.malformedResponse(
                     provider: name, reason: "\(model) returned \(answer.embeddings.count) vectors for \(batch.count) texts")
@@ -119,22 +115,15 @@ public struct GeminiProvider: ChatProvider, EmbeddingsAPI {
     /// ``Configuration/maximumModelPages`` pages. The pager also stops when a page repeats a token it already
     /// followed (a broken or fake upstream), and lists each model once.
     public func listModels() async throws -> [ModelInfo] {
-        var models: [ModelInfo] = []
-        var seen: Set<String> = []
-        var pageToken: String?
-        var followed: Set<String> = []
-        for _ in 0..<max(1, configuration.maximumModelPages) {
+        try await PagedModelList.models(maximumPages: configuration.maximumModelPages) { pageToken in
             var path = "/\(configuration.apiVersion)/models?pageSize=1000"
-            if let pageToken { path += "&pageToken=" + Self.queryEscaped(pageToken) }
+            if let pageToken { path += "&pageToken=" + PagedModelList.queryEscaped(pageToken) }
             let page = try await modelPage(path: path)
-            for model in page.models ?? [] {
-                let id = Self.bareModel(model.name)
-                if seen.insert(id).inserted { models.append(ModelInfo(id: id, contextWindow: model.inputTokenLimit)) }
-            }
-            guard let next = page.nextPageToken, !next.isEmpty, followed.insert(next).inserted else { break }
-            pageToken = next
+            return (
+                (page.models ?? []).map { ModelInfo(id: Self.bareModel($0.name), contextWindow: $0.inputTokenLimit) },
+                page.nextPageToken.flatMap { $0.isEmpty ? nil : $0 }
+            )
         }
-        return models
     }
 
     /// Lists one model (`GET /{apiVersion}/models?pageSize=1`): checks the URL and the key without spending tokens.
@@ -145,13 +134,9 @@ public struct GeminiProvider: ChatProvider, EmbeddingsAPI {
     // MARK: Requests
 
     private func model(for request: ChatRequest) throws -> String {
-        guard let model = (request.model ?? configuration.defaultModel).map(Self.bareModel), !model.isEmpty else {
-            throw ProviderError.invalidRequest(
-                provider: name,
-                reason: "The request names no model and the provider '\(name)' has no default model. "
-                    + "Name a model in the request or set the provider's defaultModel.")
-        }
-        return model
+        try RequestedModel.resolve(
+            request.model.map(Self.bareModel), defaultModel: configuration.defaultModel.map(Self.bareModel),
+            provider: name)
     }
 
     private func generateBody(_ request: ChatRequest) throws -> Data {
@@ -172,38 +157,36 @@ public struct GeminiProvider: ChatProvider, EmbeddingsAPI {
         return "/\(configuration.apiVersion)/models/\(escaped):\(method)"
     }
 
-    private func send(_ method: String, path: String, body: Data? = nil, accept: String = "application/json")
-        async throws -> UpstreamResponse
-    {
+    /// Sends a request and returns the response once its status is a success; any other status throws the
+    /// mapped error, classified from the (small) error body if it can be read.
+    private func send(
+        _ method: String, path: String, body: Data? = nil, model: String?, accept: String = "application/json"
+    ) async throws -> UpstreamResponse {
         var headers = [("accept", accept)]
         if let key = configuration.endpoint.apiKey { headers.append(("x-goog-api-key", key.value)) }
         return try await transport.send(
-            method: method, url: configuration.endpoint.baseURL + path, headers: headers, body: body,
-            timeouts: configuration.endpoint.timeouts, provider: name)
+            method, path, to: configuration.endpoint, headers: headers, body: body, provider: name
+        ) { response in
+            let body = (try? await transport.errorBody(of: response, provider: name)) ?? Data()
+            return GeminiWire.error(
+                status: response.status, headers: response.headers, body: body, provider: name, model: model)
+        }
+    }
+
+    private func decode<Value: Decodable>(_ type: Value.Type, from response: UpstreamResponse, what: String)
+        async throws -> Value
+    {
+        let body = try await transport.collect(response, provider: name)
+        return try GeminiWire.decode(type, from: body, what: what, provider: name)
     }
 
     private func modelPage(path: String) async throws -> GeminiWire.ModelPage {
-        let response = try await send("GET", path: path)
-        guard (200..<300).contains(response.status) else { throw await error(from: response, model: nil) }
-        let body = try await transport.collect(response, provider: name)
-        return try GeminiWire.decode(GeminiWire.ModelPage.self, from: body, what: "a model list", provider: name)
-    }
-
-    /// The error a non-2xx response stands for; its (small) body is read to classify it.
-    private func error(from response: UpstreamResponse, model: String?) async -> ProviderError {
-        let body = (try? await transport.collect(response, limit: 1 << 20, provider: name)) ?? Data()
-        return GeminiWire.error(
-            status: response.status, headers: response.headers, body: body, provider: name, model: model)
+        let response = try await send("GET", path: path, model: nil)
+        return try await decode(GeminiWire.ModelPage.self, from: response, what: "a model list")
     }
 
     /// `gemini-2.5-flash` for `models/gemini-2.5-flash` or `gemini-2.5-flash`.
     private static func bareModel(_ model: String) -> String {
         model.hasPrefix("models/") ? String(model.dropFirst("models/".count)) : model
-    }
-
-    private static func queryEscaped(_ value: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+?#")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 }

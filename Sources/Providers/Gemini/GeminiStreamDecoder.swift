@@ -15,8 +15,6 @@ public struct GeminiStreamDecoder: ChatStreamDecoder {
     /// The model asked for, named in errors.
     public let model: String?
     private var parser = ServerSentEventParser()
-    /// An error the stream reported, thrown once the events before it are delivered.
-    private var pendingError: (any Error)?
     private var finishReason: String?
     private var usage: GeminiWire.UsageMetadata?
 
@@ -26,40 +24,17 @@ public struct GeminiStreamDecoder: ChatStreamDecoder {
         self.model = model
     }
 
-    /// Feeds the next bytes of the body; returns the events they complete.
-    public mutating func feed(_ bytes: ByteBuffer) throws -> [ChatStreamEvent] {
-        try throwPendingError()
-        return try collect(parser.feed(bytes.readableBytesView))
+    /// Feeds the next bytes of the body; appends the events they complete.
+    public mutating func feed(_ bytes: ByteBuffer, into events: inout [ChatStreamEvent]) throws {
+        for event in parser.feed(bytes.readableBytesView) { events += try handle(event) }
     }
 
-    /// The body ended: returns the last events and the end, if a finish reason arrived.
-    public mutating func finish() throws -> [ChatStreamEvent] {
-        try throwPendingError()
-        var events = try collect(parser.finish().map { [$0] } ?? [])
+    /// The body ended: appends the last events and the end, if a finish reason arrived.
+    public mutating func finish(into events: inout [ChatStreamEvent]) throws {
+        if let last = parser.finish() { events += try handle(last) }
         if let finishReason {
             events.append(.end(finishReason: GeminiWire.finishReason(finishReason), usage: GeminiWire.usage(usage)))
         }
-        return events
-    }
-
-    /// The events of `serverSentEvents` up to the first error. The error is thrown at once when no event precedes
-    /// it, else kept for the next call, so that the text before it still reaches the caller.
-    private mutating func collect(_ serverSentEvents: [ServerSentEvent]) throws -> [ChatStreamEvent] {
-        var events: [ChatStreamEvent] = []
-        for event in serverSentEvents {
-            do {
-                events += try handle(event)
-            } catch {
-                guard !events.isEmpty else { throw error }
-                pendingError = error
-                break
-            }
-        }
-        return events
-    }
-
-    private mutating func throwPendingError() throws {
-        if let pendingError { throw pendingError }
     }
 
     private mutating func handle(_ event: ServerSentEvent) throws -> [ChatStreamEvent] {

@@ -133,10 +133,8 @@ enum GeminiWire {
 
     /// Decodes an upstream body, or throws `malformedResponse` naming what was expected (never the body).
     static func decode<T: Decodable>(_ type: T.Type, from data: Data, what: String, provider: String) throws -> T {
-        do {
-            return try decoder.decode(type, from: data)
-        } catch {
-            throw ProviderError.malformedResponse(provider: provider, reason: "the body is not \(what)")
+        try WireDecoding.decode(type, from: data, decoder: decoder, provider: provider) { _ in
+            "the body is not \(what)"
         }
     }
 
@@ -194,7 +192,7 @@ enum GeminiWire {
 
     /// The error for a prompt the upstream refused to answer (`promptFeedback.blockReason`, HTTP 200).
     static func blocked(reason: String?, provider: String) -> ProviderError {
-        let because = boundedIdentifier(reason).map { " (blockReason \($0))" } ?? ""
+        let because = UpstreamField.identifier(reason).map { " (blockReason \($0))" } ?? ""
         return ProviderError(
             code: .contentFiltered,
             message: "The provider '\(provider)' blocked the prompt\(because). Rephrase the request, or use another provider.",
@@ -202,15 +200,6 @@ enum GeminiWire {
     }
 
     // MARK: Errors
-
-    /// An upstream field that is safe to put in a message: a short enum name such as `RESOURCE_EXHAUSTED`.
-    /// Anything else (which could echo a key or prompt) is dropped.
-    static func boundedIdentifier(_ text: String?) -> String? {
-        guard let text, !text.isEmpty, text.count <= 48,
-            text.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("a"..."z").contains($0) || $0 == "_" })
-        else { return nil }
-        return text
-    }
 
     /// The error for a non-2xx answer. The upstream message is read only to classify the error, never copied.
     static func error(
@@ -227,7 +216,7 @@ enum GeminiWire {
         _ body: ErrorBody?, status: Int?, retryAfterHeader: Duration? = nil, provider: String, model: String?
     ) -> ProviderError {
         let status = status ?? body?.code
-        let statusName = boundedIdentifier(body?.status)
+        let statusName = UpstreamField.identifier(body?.status)
         let reasons = (body?.details ?? []).compactMap(\.reason)
         let label = [status.map { "\($0)" }, statusName].compactMap { $0 }.joined(separator: " ")
         let because = label.isEmpty ? "" : " (\(label))"

@@ -86,41 +86,30 @@ public struct OllamaProvider: ChatProvider, EmbeddingsAPI {
 
     /// Answers one request with `POST /api/chat` and `stream: false`.
     public func chat(_ request: ChatRequest) async throws -> ChatResponse {
-        let clock = ContinuousClock()
-        let start = clock.now
         let model = try model(for: request.model)
-        let body = try OllamaWire.makeEncoder().encode(chatBody(request, model: model, stream: false))
-        let response = try await send("POST", "/api/chat", body: body, model: model)
-        return try await answer(from: response, model: model, since: start, clock: clock, what: "the chat answer")
+        return try await answer(
+            "/api/chat", body: chatBody(request, model: model, stream: false), model: model, what: "the chat answer")
     }
 
     /// Streams one answer from `POST /api/chat` with `stream: true`. Errors before the stream begins throw here;
     /// later ones end the stream.
     public func streamChat(_ request: ChatRequest) async throws -> ChatStream {
         let model = try model(for: request.model)
-        let body = try OllamaWire.makeEncoder().encode(chatBody(request, model: model, stream: true))
-        let response = try await send("POST", "/api/chat", body: body, model: model, accept: "application/x-ndjson")
-        return ProviderTransport.chatStream(
-            from: response, provider: name, decoder: OllamaStreamDecoder(errors: errors, model: model))
+        return try await stream("/api/chat", body: chatBody(request, model: model, stream: true), model: model)
     }
 
     /// Completes a bare prompt with `POST /api/generate` and `stream: false`.
     public func generate(_ request: GenerateRequest) async throws -> ChatResponse {
-        let clock = ContinuousClock()
-        let start = clock.now
         let model = try model(for: request.model)
-        let body = try OllamaWire.makeEncoder().encode(generateBody(request, model: model, stream: false))
-        let response = try await send("POST", "/api/generate", body: body, model: model)
-        return try await answer(from: response, model: model, since: start, clock: clock, what: "the generated answer")
+        return try await answer(
+            "/api/generate", body: generateBody(request, model: model, stream: false), model: model,
+            what: "the generated answer")
     }
 
     /// Streams a bare prompt's completion from `POST /api/generate` with `stream: true`.
     public func streamGenerate(_ request: GenerateRequest) async throws -> ChatStream {
         let model = try model(for: request.model)
-        let body = try OllamaWire.makeEncoder().encode(generateBody(request, model: model, stream: true))
-        let response = try await send("POST", "/api/generate", body: body, model: model, accept: "application/x-ndjson")
-        return ProviderTransport.chatStream(
-            from: response, provider: name, decoder: OllamaStreamDecoder(errors: errors, model: model))
+        return try await stream("/api/generate", body: generateBody(request, model: model, stream: true), model: model)
     }
 
     /// Embeds `texts` with `POST /api/embed`; one vector per text, in order.
@@ -197,13 +186,7 @@ public struct OllamaProvider: ChatProvider, EmbeddingsAPI {
     }
 
     private func model(for requested: String?) throws -> String {
-        guard let model = requested ?? configuration.defaultModel, !model.isEmpty else {
-            throw ProviderError.invalidRequest(
-                provider: name,
-                reason: "The request names no model and the provider '\(name)' has no default model. "
-                    + "Name a model in the request or set the provider's defaultModel.")
-        }
-        return model
+        try RequestedModel.resolve(requested, defaultModel: configuration.defaultModel, provider: name)
     }
 
     private func options(temperature: Double?, maximumTokens: Int?, stop: [String]) -> OllamaWire.Options? {
@@ -231,10 +214,13 @@ public struct OllamaProvider: ChatProvider, EmbeddingsAPI {
             keepAlive: configuration.keepAlive.map(OllamaWire.KeepAlive.init))
     }
 
-    private func answer(
-        from response: UpstreamResponse, model: String, since start: ContinuousClock.Instant, clock: ContinuousClock,
-        what: String
-    ) async throws -> ChatResponse {
+    /// Posts `body` to `path` (`/api/chat` or `/api/generate`, not streamed) and reads the whole answer.
+    private func answer(_ path: String, body: some Encodable, model: String, what: String)
+        async throws -> ChatResponse
+    {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let response = try await send("POST", path, body: try OllamaWire.makeEncoder().encode(body), model: model)
         let answer = try await decode(OllamaWire.Answer.self, from: response, what: what)
         if let error = answer.error {
             throw errors.error(status: nil, retryAfter: nil, text: error, model: model)
@@ -249,6 +235,14 @@ public struct OllamaProvider: ChatProvider, EmbeddingsAPI {
             latency: clock.now - start)
     }
 
+    /// Posts `body` to `path` (`/api/chat` or `/api/generate`, streamed) and decodes the NDJSON answer.
+    private func stream(_ path: String, body: some Encodable, model: String) async throws -> ChatStream {
+        let response = try await send(
+            "POST", path, body: try OllamaWire.makeEncoder().encode(body), model: model, accept: "application/x-ndjson")
+        return ProviderTransport.chatStream(
+            from: response, provider: name, decoder: OllamaStreamDecoder(errors: errors, model: model))
+    }
+
     /// Sends a request and returns the response once its status is a success; any other status throws the
     /// mapped error, read from the (small) error body.
     private func send(
@@ -258,24 +252,17 @@ public struct OllamaProvider: ChatProvider, EmbeddingsAPI {
         if let key = configuration.endpoint.apiKey, !key.value.isEmpty {
             headers.append(("authorization", "Bearer \(key.value)"))
         }
-        let response = try await transport.send(
-            method: method, url: configuration.endpoint.baseURL + path, headers: headers, body: body,
-            timeouts: configuration.endpoint.timeouts, provider: name)
-        guard (200..<300).contains(response.status) else {
-            let errorBody: Data
-            do {
-                errorBody = try await transport.collect(response, limit: 1 << 20, provider: name)
-            } catch let error as ProviderError where error.code == .malformedResponse {
-                errorBody = Data()  // too long to be an error body: the status alone decides
-            }
+        return try await transport.send(
+            method, path, to: configuration.endpoint, headers: headers, body: body, provider: name
+        ) { response in
+            let errorBody = try await transport.errorBody(of: response, provider: name)
             // Ollama sends `{"error": "text"}`; its router's own 404 is plain text.
             let text =
                 (try? OllamaWire.makeDecoder().decode(OllamaWire.ErrorBody.self, from: errorBody))?.error
                 ?? String(decoding: errorBody.prefix(256), as: UTF8.self)
-            throw errors.error(
+            return errors.error(
                 status: response.status, retryAfter: RetryAfter.parse(response.headers), text: text, model: model)
         }
-        return response
     }
 
     private func decode<Value: Decodable>(
@@ -283,10 +270,6 @@ public struct OllamaProvider: ChatProvider, EmbeddingsAPI {
         decoder: JSONDecoder = OllamaWire.makeDecoder()
     ) async throws -> Value {
         let data = try await transport.collect(response, provider: name)
-        do {
-            return try decoder.decode(type, from: data)
-        } catch {
-            throw ProviderError.malformedResponse(provider: name, reason: OllamaWire.reason(for: error, decoding: what))
-        }
+        return try WireDecoding.decode(type, from: data, decoder: decoder, what: what, provider: name)
     }
 }

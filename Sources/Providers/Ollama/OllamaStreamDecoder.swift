@@ -9,48 +9,29 @@ struct OllamaStreamDecoder: ChatStreamDecoder {
     let model: String
     private var lines = LineSplitter()
     private var done = false
-    /// An error that arrived in the same bytes as earlier events: those are returned first, the error next.
-    private var pendingError: ProviderError?
 
     init(errors: OllamaWire.ErrorTranslator, model: String) {
         self.errors = errors
         self.model = model
     }
 
-    mutating func feed(_ bytes: ByteBuffer) throws -> [ChatStreamEvent] {
-        if let pendingError { throw pendingError }
-        guard !done else { return [] }
-        var events: [ChatStreamEvent] = []
+    mutating func feed(_ bytes: ByteBuffer, into events: inout [ChatStreamEvent]) throws {
+        guard !done else { return }
         for line in lines.feed(bytes.readableBytesView) {
-            do {
-                try handle(line, into: &events)
-            } catch let error as ProviderError {
-                // Deliver the text that came before the error; the error follows on the next call.
-                if events.isEmpty { throw error }
-                pendingError = error
-                break
-            }
+            try handle(line, into: &events)
             if done { break }
         }
-        return events
     }
 
-    mutating func finish() throws -> [ChatStreamEvent] {
-        if let pendingError { throw pendingError }
-        guard !done, let last = lines.finish() else { return [] }
-        var events: [ChatStreamEvent] = []
+    mutating func finish(into events: inout [ChatStreamEvent]) throws {
+        guard !done, let last = lines.finish() else { return }
         try handle(last, into: &events)
-        return events
     }
 
     private mutating func handle(_ line: String, into events: inout [ChatStreamEvent]) throws {
-        let answer: OllamaWire.Answer
-        do {
-            answer = try OllamaWire.makeDecoder().decode(OllamaWire.Answer.self, from: Data(line.utf8))
-        } catch {
-            throw ProviderError.malformedResponse(
-                provider: errors.provider, reason: OllamaWire.reason(for: error, decoding: "a stream line"))
-        }
+        let answer = try WireDecoding.decode(
+            OllamaWire.Answer.self, from: Data(line.utf8), decoder: OllamaWire.makeDecoder(), what: "a stream line",
+            provider: errors.provider)
         if let error = answer.error {
             throw errors.error(status: nil, retryAfter: nil, text: error, model: model)
         }

@@ -186,28 +186,6 @@ enum OllamaWire {
     struct ErrorBody: Decodable {
         var error: String?
     }
-
-    /// Why decoding failed, naming only our own field names (never values from the body).
-    static func reason(for error: any Error, decoding what: String) -> String {
-        guard let error = error as? DecodingError else { return "\(what) is not valid JSON" }
-        func path(_ codingPath: [any CodingKey]) -> String {
-            codingPath.isEmpty
-                ? "the top level"
-                : "'"
-                    + codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
-                    .joined(separator: ".") + "'"
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return "\(what) lacks '\(key.stringValue)' at \(path(context.codingPath))"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(what) has an unexpected value at \(path(context.codingPath))"
-        case .dataCorrupted:
-            return "\(what) is not valid JSON"
-        @unknown default:
-            return "\(what) could not be decoded"
-        }
-    }
 }
 
 extension OllamaWire {
@@ -255,7 +233,7 @@ extension OllamaWire {
                             + "Configure one for it, or point it at an open server.")
             }
             if status == 429 {
-                let wait = retryAfter.map { "Retry in \(Self.describe($0))" } ?? "Retry later"
+                let wait = retryAfter.map { "Retry in \(RetryAfter.describe($0))" } ?? "Retry later"
                 return make(
                     .rateLimited,
                     "The provider \(p) is rate limiting requests\(statusLabel). \(wait) or use another provider.")
@@ -290,12 +268,6 @@ extension OllamaWire {
                 .upstreamServerError,
                 "The model runner of \(p) failed\(phase)\(statusLabel). "
                     + "Check the Ollama server log (memory, model file); retry or use another provider.")
-        }
-
-        static func describe(_ duration: Duration) -> String {
-            let milliseconds =
-                duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-            return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
         }
     }
 }

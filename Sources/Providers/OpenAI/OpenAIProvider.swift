@@ -143,13 +143,7 @@ public struct OpenAIProvider: ChatProvider, EmbeddingsAPI {
     }
 
     private func model(for requested: String?) throws -> String {
-        guard let model = requested ?? configuration.defaultModel, !model.isEmpty else {
-            throw ProviderError.invalidRequest(
-                provider: name,
-                reason: "The request names no model and the provider '\(name)' has no default model. "
-                    + "Name a model in the request or set the provider's defaultModel.")
-        }
-        return model
+        try RequestedModel.resolve(requested, defaultModel: configuration.defaultModel, provider: name)
     }
 
     private func chatBody(_ request: ChatRequest, model: String, stream: Bool) throws -> Data {
@@ -181,30 +175,19 @@ public struct OpenAIProvider: ChatProvider, EmbeddingsAPI {
         for (field, value) in configuration.additionalHeaders.sorted(by: { $0.key < $1.key }) {
             headers.append((field, value))
         }
-        let response = try await transport.send(
-            method: method, url: configuration.endpoint.baseURL + path, headers: headers, body: body,
-            timeouts: configuration.endpoint.timeouts, provider: name)
-        guard (200..<300).contains(response.status) else {
-            let errorBody: Data
-            do {
-                errorBody = try await transport.collect(response, limit: 1 << 20, provider: name)
-            } catch let error as ProviderError where error.code == .malformedResponse {
-                errorBody = Data()  // too long to be an error body: the status alone decides
-            }
+        return try await transport.send(
+            method, path, to: configuration.endpoint, headers: headers, body: body, provider: name
+        ) { response in
+            let errorBody = try await transport.errorBody(of: response, provider: name)
             let detail = (try? OpenAIWire.makeDecoder().decode(OpenAIWire.ErrorBody.self, from: errorBody))?.error
-            throw errors.error(status: response.status, headers: response.headers, detail: detail, model: model)
+            return errors.error(status: response.status, headers: response.headers, detail: detail, model: model)
         }
-        return response
     }
 
     private func decode<Value: Decodable>(_ type: Value.Type, from response: UpstreamResponse, what: String)
         async throws -> Value
     {
         let data = try await transport.collect(response, provider: name)
-        do {
-            return try OpenAIWire.makeDecoder().decode(type, from: data)
-        } catch {
-            throw ProviderError.malformedResponse(provider: name, reason: OpenAIWire.reason(for: error, decoding: what))
-        }
+        return try WireDecoding.decode(type, from: data, decoder: OpenAIWire.makeDecoder(), what: what, provider: name)
     }
 }

@@ -13,43 +13,28 @@ struct OpenAIStreamDecoder: ChatStreamDecoder {
     private var finishReason: FinishReason?
     private var usage: TokenUsage?
     private var done = false
-    /// An error that arrived in the same bytes as earlier events: those are returned first, the error next.
-    private var pendingError: ProviderError?
 
     init(errors: OpenAIWire.ErrorTranslator, model: String) {
         self.errors = errors
         self.model = model
     }
 
-    mutating func feed(_ bytes: ByteBuffer) throws -> [ChatStreamEvent] {
-        if let pendingError { throw pendingError }
-        guard !done else { return [] }
-        var events: [ChatStreamEvent] = []
+    mutating func feed(_ bytes: ByteBuffer, into events: inout [ChatStreamEvent]) throws {
+        guard !done else { return }
         for event in parser.feed(bytes.readableBytesView) {
-            do {
-                try handle(event, into: &events)
-            } catch let error as ProviderError {
-                // Deliver the text that came before the error; the error follows on the next call.
-                if events.isEmpty { throw error }
-                pendingError = error
-                break
-            }
+            try handle(event, into: &events)
             if done { break }
         }
-        return events
     }
 
-    mutating func finish() throws -> [ChatStreamEvent] {
-        if let pendingError { throw pendingError }
-        guard !done else { return [] }
-        var events: [ChatStreamEvent] = []
+    mutating func finish(into events: inout [ChatStreamEvent]) throws {
+        guard !done else { return }
         if let last = parser.finish() { try handle(last, into: &events) }
         // Some compatible servers close the stream after the finish reason without `[DONE]`; the answer is complete.
         if !done, let finishReason {
             done = true
             events.append(.end(finishReason: finishReason, usage: usage))
         }
-        return events
     }
 
     private mutating func handle(_ event: ServerSentEvent, into events: inout [ChatStreamEvent]) throws {
@@ -60,13 +45,9 @@ struct OpenAIStreamDecoder: ChatStreamDecoder {
             return
         }
         if data.isEmpty { return }
-        let chunk: OpenAIWire.ChatCompletionChunk
-        do {
-            chunk = try OpenAIWire.makeDecoder().decode(OpenAIWire.ChatCompletionChunk.self, from: Data(data.utf8))
-        } catch {
-            throw ProviderError.malformedResponse(
-                provider: errors.provider, reason: OpenAIWire.reason(for: error, decoding: "a stream chunk"))
-        }
+        let chunk = try WireDecoding.decode(
+            OpenAIWire.ChatCompletionChunk.self, from: Data(data.utf8), decoder: OpenAIWire.makeDecoder(),
+            what: "a stream chunk", provider: errors.provider)
         if let error = chunk.error {
             throw errors.error(status: nil, headers: nil, detail: error, model: model)
         }

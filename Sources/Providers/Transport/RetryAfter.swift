@@ -20,6 +20,13 @@ public enum RetryAfter {
         return nil
     }
 
+    /// A wait as error messages put it: whole seconds as `12 s`, else milliseconds (`250 ms`).
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds =
+            duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+
     /// A protobuf `Duration` string such as `"15s"` or `"0.250s"` (Gemini's `RetryInfo.retryDelay`).
     public static func parseProtobufDuration(_ text: String) -> Duration? {
         guard text.hasSuffix("s"), let seconds = Double(text.dropLast()), seconds >= 0 else { return nil }

@@ -9,7 +9,7 @@ import Testing
 
     let transport = ProviderTransport(connectTimeout: .seconds(2))
 
-    func provider(_ baseURL: String, timeouts: ProviderTimeouts = .init(firstByte: .seconds(10), total: .seconds(30)))
+    func provider(_ baseURL: String, timeouts: ProviderTimeouts = .init(firstByte: .seconds(60), total: .seconds(120)))
         -> AnthropicProvider
     {
         AnthropicProvider(

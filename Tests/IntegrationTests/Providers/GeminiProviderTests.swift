@@ -11,7 +11,7 @@ import Testing
 
     func provider(
         _ baseURL: String, model: String = "gemini-2.5-flash",
-        timeouts: ProviderTimeouts = .init(firstByte: .seconds(10), total: .seconds(30)),
+        timeouts: ProviderTimeouts = .init(firstByte: .seconds(60), total: .seconds(120)),
         change: (inout GeminiProvider.Configuration) -> Void = { _ in }
     ) -> GeminiProvider {
         var configuration = GeminiProvider.Configuration(

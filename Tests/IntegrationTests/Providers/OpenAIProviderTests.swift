@@ -12,7 +12,7 @@ import Testing
 
     func provider(
         _ baseURL: String, apiKey: String? = OpenAIProviderTests.apiKey, defaultModel: String? = nil,
-        timeouts: ProviderTimeouts = .init(firstByte: .seconds(5), total: .seconds(10))
+        timeouts: ProviderTimeouts = .init(firstByte: .seconds(60), total: .seconds(120))
     ) -> OpenAIProvider {
         OpenAIProvider(
             configuration: .init(

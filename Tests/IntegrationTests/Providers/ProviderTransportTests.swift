@@ -6,7 +6,7 @@ import Testing
     func readEvents(_ transport: ProviderTransport, _ baseURL: String) async throws -> [ServerSentEvent] {
         let response = try await transport.send(
             method: "POST", url: baseURL + "/v1/chat/completions", headers: [], body: Data("{}".utf8),
-            timeouts: .init(firstByte: .seconds(2), total: .seconds(5)), provider: "openai")
+            timeouts: .init(firstByte: .seconds(60), total: .seconds(120)), provider: "openai")
         let body = try await transport.collect(response, provider: "openai")
         var parser = ServerSentEventParser()
         var events = parser.feed(body)
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func anUnreachableUpstreamIsAConnectionFailure() async throws {
-        let transport = ProviderTransport()
+        let transport = ProviderTransport(connectTimeout: .seconds(1))
         let error = await #expect(throws: ProviderError.self) {
             _ = try await transport.send(
                 method: "GET", url: "http://127.0.0.1:9/v1/models", headers: [], body: nil, timeouts: .init(),
