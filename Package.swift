@@ -35,11 +35,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenBLAS's CBLAS, for the native embedder's matrix products (Debian: libopenblas-dev).
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // all-MiniLM-L6-v2 in Swift: safetensors, WordPiece, the BERT forward pass. An EmbeddingProvider.
+        .target(
+            name: "MiniLM",
+            dependencies: ["Providers", "COpenBLAS"],
+            swiftSettings: swiftSettings
+        ),
         // Which provider and model answers: configuration (ai_routing.yaml) and model resolution. No I/O.
         .target(
             name: "Routing",
             dependencies: [
-                "Providers",
+                "MiniLM", "Providers",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -109,8 +122,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MiniLMTests",
+            dependencies: ["MiniLM", "Providers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "Providers"],
+            dependencies: ["Routing", "Providers", "MiniLM"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -121,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
+                "MiniLM", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

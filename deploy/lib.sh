@@ -11,6 +11,19 @@ require_swift() {
   fi
 }
 
+# OpenBLAS (CBLAS) for the native embedder: the build links it.
+require_openblas() {
+  if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing libopenblas-dev ..." >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null
+    else
+      echo "OpenBLAS headers are missing: install libopenblas-dev (sudo apt-get install libopenblas-dev) and retry." >&2
+      exit 1
+    fi
+  fi
+}
+
 # The unprivileged user PostgreSQL runs as when we are root (empty when we are not root).
 postgres_user() {
   [ "$(id -u)" = 0 ] || { echo ""; return; }

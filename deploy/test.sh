@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 source deploy/lib.sh
 
 require_swift
+require_openblas
 pg_bin=$(deploy/install-postgres.sh | tail -n 1)
+# The native embedder's model files (MiniLMTests and the minilm embedder need them).
+deploy/install-model.sh >/dev/null
 export UNITY_AI_PG_BIN="$pg_bin"
 
 # A throwaway PostgreSQL for the integration tests, reached through a unix socket only.

@@ -1,3 +1,5 @@
+import Foundation
+import MiniLM
 import Providers
 import Synchronization
 
@@ -40,10 +42,18 @@ public final class ProviderRegistry: Sendable {
     public let catalogue: [ModelCapabilities]
     /// Models each provider listed, cached after the first bare-name lookup.
     private let listedModels = Mutex<[String: [String]]>([:])
+    /// The native embedder, loaded once (its weights are 90 MB) on first use.
+    private let nativeEmbedder = Mutex<MiniLMEmbedder?>(nil)
+    /// Where the native embedder's model files are.
+    public let modelDirectory: String
 
-    public init(entries: [Entry], catalogue: [ModelCapabilities]) {
+    public init(
+        entries: [Entry], catalogue: [ModelCapabilities],
+        modelDirectory: String = MiniLMEmbedder.defaultModelDirectory(environment: ProcessInfo.processInfo.environment)
+    ) {
         self.entries = entries
         self.catalogue = catalogue
+        self.modelDirectory = modelDirectory
     }
 
     public func entry(named name: String) -> Entry? {
@@ -115,10 +125,17 @@ public final class ProviderRegistry: Sendable {
             ?? ModelCapabilities(provider: provider, model: model, isLocal: entry(named: provider)?.capabilities.isLocal ?? false)
     }
 
-    /// The embedder called `name`: `local` (hashing, 512 dimensions) or `provider/model` with its dimensions from
-    /// the catalogue.
+    /// The embedder called `name`: `local` (hashing, 512 dimensions), `minilm` (the native all-MiniLM-L6-v2, 384
+    /// dimensions, model files from `./deploy/install-model.sh`) or `provider/model` with its dimensions from the
+    /// catalogue.
     public func embedder(named name: String) throws -> any EmbeddingProvider {
         if name == "local" || name == "local-hash-512" { return HashingEmbedder(dimensions: 512) }
+        if name == MiniLMEmbedder.modelName {
+            if let loaded = nativeEmbedder.withLock({ $0 }) { return loaded }
+            let loaded = try MiniLMEmbedder(modelDirectory: modelDirectory)
+            nativeEmbedder.withLock { $0 = loaded }
+            return loaded
+        }
         guard let slash = name.firstIndex(of: "/"), let entry = entry(named: String(name[..<slash])) else {
             throw RoutingError.unknownEmbeddingModel(name)
         }
@@ -180,7 +197,7 @@ public struct RoutingError: Error, Sendable, CustomStringConvertible {
     static func unknownEmbeddingModel(_ name: String) -> RoutingError {
         RoutingError(
             code: .unknownEmbeddingModel,
-            message: "Unknown embedding model '\(name)'. Use `local` or provider/model (e.g. openai/text-embedding-3-small).")
+            message: "Unknown embedding model '\(name)'. Use `local`, `minilm` or provider/model (e.g. openai/text-embedding-3-small).")
     }
 
     static func embeddingDimensionsUnknown(_ name: String) -> RoutingError {
