@@ -21,35 +21,26 @@ struct ChatGateway: Sendable {
     func chat(_ request: ChatRequest, provider: String?, model: String?, fallbacks: [String] = []) async throws
         -> (ChatResponse, Route)
     {
-        var attempted: [String] = []
-        var lastError: (any Error)?
-        for (index, candidate) in ([provider] + fallbacks.map { Optional($0) }).enumerated() {
-            let resolution: ProviderRegistry.Resolution
-            do {
-                resolution = try await registry.resolve(provider: candidate, model: index == 0 ? model : nil)
-            } catch {
-                if index == 0 { throw error }
-                lastError = error
-                continue
-            }
-            var routed = request
-            routed.model = resolution.model
-            do {
-                let response = try await resolution.entry.chat.chat(routed)
-                return (response, Route(provider: resolution.entry.name, model: resolution.model, fallbacks: attempted))
-            } catch let error as ProviderError where error.isRetryable || error.code == .disabled {
-                attempted.append(resolution.entry.name)
-                lastError = error
-            }
+        try await withFallback(request, provider: provider, model: model, fallbacks: fallbacks) { entry, routed in
+            try await entry.chat.chat(routed)
         }
-        throw lastError ?? RoutingError(code: .noProviderAvailable, message: "No provider could answer.")
     }
 
-    /// Opens a stream with the resolved provider (falling back, as ``chat(_:provider:model:fallbacks:)``, only
-    /// before the stream opens).
+    /// Opens a stream with the resolved provider, falling back as ``chat(_:provider:model:fallbacks:)`` does, but
+    /// only until the stream opens.
     func stream(_ request: ChatRequest, provider: String?, model: String?, fallbacks: [String] = []) async throws
         -> (ChatStream, Route)
     {
+        try await withFallback(request, provider: provider, model: model, fallbacks: fallbacks) { entry, routed in
+            try await entry.chat.streamChat(routed)
+        }
+    }
+
+    /// Tries the requested provider, then the fallbacks (each with its default model), while failures are retryable.
+    private func withFallback<Result: Sendable>(
+        _ request: ChatRequest, provider: String?, model: String?, fallbacks: [String],
+        _ call: (ProviderRegistry.Entry, ChatRequest) async throws -> Result
+    ) async throws -> (Result, Route) {
         var attempted: [String] = []
         var lastError: (any Error)?
         for (index, candidate) in ([provider] + fallbacks.map { Optional($0) }).enumerated() {
@@ -64,8 +55,8 @@ struct ChatGateway: Sendable {
             var routed = request
             routed.model = resolution.model
             do {
-                let stream = try await resolution.entry.chat.streamChat(routed)
-                return (stream, Route(provider: resolution.entry.name, model: resolution.model, fallbacks: attempted))
+                let result = try await call(resolution.entry, routed)
+                return (result, Route(provider: resolution.entry.name, model: resolution.model, fallbacks: attempted))
             } catch let error as ProviderError where error.isRetryable || error.code == .disabled {
                 attempted.append(resolution.entry.name)
                 lastError = error
