@@ -51,3 +51,33 @@ import Testing
         #expect(error?.code == .connectionFailed)
     }
 }
+
+@Suite struct ProviderCancellationTests {
+    /// A caller that goes away (an HTTP client disconnecting cancels its handler's task) cancels the upstream call
+    /// instead of leaving it running until its timeout.
+    @Test func cancellingTheCallerCancelsTheUpstreamRequest() async throws {
+        let fake = try FakeUpstream(provider: "openai")
+        fake.serve("chat_completions_response.json")
+        fake.configure { $0.firstByteDelay = .seconds(5) }  // without cancellation the call would answer then
+        let outcome = try await fake.run { baseURL in
+            let upstream = OpenAIProvider(
+                configuration: .init(
+                    endpoint: ProviderEndpoint(baseURL: baseURL + "/v1", timeouts: .init(firstByte: .seconds(60))),
+                    defaultModel: "gpt-4o-mini"),
+                transport: ProviderTransport(connectTimeout: .seconds(2)))
+            let call = Task {
+                try await upstream.chat(ChatRequest(messages: [.init(role: .user, content: "hi")]))
+            }
+            // Wait until the upstream has the request, then go away.
+            while fake.requests.filter({ $0.uri.hasPrefix("/v1/chat") }).isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            call.cancel()
+            do {
+                _ = try await call.value
+                return "answered"
+            } catch let error as ProviderError {
+                return error.code.description
+            }
+        }
+        #expect(outcome == ProviderError.Code.cancelled.description)
+    }
+}
