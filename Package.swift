@@ -10,7 +10,8 @@ let package = Package(
     name: "unity-ai",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "unity-ai", targets: ["UnityAI"])
+        .executable(name: "unity-ai", targets: ["UnityAI"]),
+        .executable(name: "unity-ai-bench", targets: ["UnityAIBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -109,6 +110,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CLI",
+            swiftSettings: swiftSettings
+        ),
+        // Benchmarks that compare the appliance with a baseline measured in the same run (deploy/bench-*.sh).
+        .executableTarget(
+            name: "UnityAIBench",
+            dependencies: ["MiniLM"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
