@@ -11,16 +11,13 @@ if ! command -v curl >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 require_openblas
 export UNITY_AI_PG_BIN="${UNITY_AI_PG_BIN:-$(deploy/install-postgres.sh | tail -n 1)}"
-# The native embedder (all-MiniLM-L6-v2) when its model can be fetched; the hashing embedder otherwise.
-if [ -z "${UNITY_AI_EMBEDDING_MODEL:-}" ]; then
-  if deploy/install-model.sh >/dev/null; then
-    export UNITY_AI_EMBEDDING_MODEL=minilm
-  else
-    echo "The MiniLM model could not be installed; using the built-in hashing embedder (local)." >&2
-    export UNITY_AI_EMBEDDING_MODEL=local
-  fi
+# The native embedder (all-MiniLM-L6-v2): once its model is installed, the default embedding model (`auto`) is
+# `minilm` for every command on this machine; without it, the built-in hashing embedder.
+if deploy/install-model.sh >/dev/null; then
+  echo "Embedding model: ${UNITY_AI_EMBEDDING_MODEL:-auto (minilm)}"
+else
+  echo "The MiniLM model could not be installed; embedding with the built-in hashing embedder (local)." >&2
 fi
-echo "Embedding model: $UNITY_AI_EMBEDDING_MODEL"
 
 echo "Building unity-ai (release) ..."
 swift build -c release --product unity-ai

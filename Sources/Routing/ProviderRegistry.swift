@@ -125,10 +125,16 @@ public final class ProviderRegistry: Sendable {
             ?? ModelCapabilities(provider: provider, model: model, isLocal: entry(named: provider)?.capabilities.isLocal ?? false)
     }
 
-    /// The embedder called `name`: `local` (hashing, 512 dimensions), `minilm` (the native all-MiniLM-L6-v2, 384
+    /// The embedder called `name`: `auto` (`minilm` when its model files are installed, else `local`), `local`
+    /// (hashing, 512 dimensions), `minilm` (the native all-MiniLM-L6-v2, 384
     /// dimensions, model files from `./deploy/install-model.sh`) or `provider/model` with its dimensions from the
     /// catalogue.
     public func embedder(named name: String) throws -> any EmbeddingProvider {
+        if name == "auto" {
+            // The same answer for every command on this machine: the native model once it is installed.
+            let installed = FileManager.default.fileExists(atPath: modelDirectory + "/model.safetensors")
+            return try embedder(named: installed ? MiniLMEmbedder.modelName : "local")
+        }
         if name == "local" || name == "local-hash-512" { return HashingEmbedder(dimensions: 512) }
         if name == MiniLMEmbedder.modelName {
             if let loaded = nativeEmbedder.withLock({ $0 }) { return loaded }

@@ -76,9 +76,10 @@ public struct RoutingConfiguration: Sendable, Equatable {
     public var providers: [Provider] = []
     /// The model catalogue: prices, windows, quality, local flag, embedding dimensions.
     public var models: [ModelCapabilities] = []
-    /// The embedding model for ingest and retrieval: `local`, or `provider/model` (a catalogue entry with
+    /// The embedding model for ingest and retrieval: `auto` (the default: `minilm` when its model files are
+    /// installed, else `local`), `local`, `minilm`, or `provider/model` (a catalogue entry with
     /// `embedding_dimensions`).
-    public var embeddingModel: String = "local"
+    public var embeddingModel: String = "auto"
 
     public init() {}
 

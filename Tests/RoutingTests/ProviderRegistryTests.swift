@@ -79,6 +79,11 @@ struct NamedProvider: ChatProvider {
         #expect(error?.code == .disabled)
     }
 
+    @Test func autoPicksTheNativeModelOnlyWhenItIsInstalled() throws {
+        let withoutModel = ProviderRegistry(entries: [], catalogue: [], modelDirectory: "/nonexistent/all-minilm-l6-v2")
+        #expect(try withoutModel.embedder(named: "auto").model.name == "local-hash-512")
+    }
+
     @Test func embeddersNeedKnownDimensions() throws {
         #expect(try registry.embedder(named: "local").model.dimensions == 512)
         #expect(throws: RoutingError.self) { try registry.embedder(named: "nowhere/model") }

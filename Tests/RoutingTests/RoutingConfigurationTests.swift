@@ -7,7 +7,7 @@ import Testing
     @Test func defaultsAreSensible() {
         let configuration = RoutingConfiguration()
         #expect(configuration.routing.defaultStrategy == "cost_optimized")
-        #expect(configuration.embeddingModel == "local")
+        #expect(configuration.embeddingModel == "auto")
     }
 
     @Test func aFileWithOnlyTheSeedRoutingBlockIsValid() throws {
