@@ -20,7 +20,7 @@ struct ApplianceRuntime: Sendable {
 
     /// Starts (or joins) the database and prepares the providers; the client is not running yet.
     static func prepare(options: CommonOptions, logger: Logger) async throws -> ApplianceRuntime {
-        let routing = try ProviderFactory.loadConfiguration(path: options.resolvedConfigPath, environment: options.environment)
+        let routing = try RoutingFile.loadConfiguration(path: options.resolvedConfigPath, environment: options.environment)
         let providers = ProviderRegistry.make(configuration: routing, transport: ProviderTransport())
         let embedder = try providers.embedder(named: options.embeddingModel ?? routing.embeddingModel)
         let migrations = try Migration.load(

@@ -21,7 +21,7 @@ struct Config: AsyncParsableCommand {
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             let path = file ?? config ?? environment["UNITY_AI_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-            let configuration = try ProviderFactory.loadConfiguration(path: path, environment: environment)
+            let configuration = try RoutingFile.loadConfiguration(path: path, environment: environment)
             print(path.map { "\($0): valid." } ?? "No routing file: providers come from the environment.")
             print("default strategy: \(configuration.routing.defaultStrategy)")
             print("embedding model: \(configuration.embeddingModel)")

@@ -28,7 +28,7 @@ struct Embed: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let path = config ?? environment["UNITY_AI_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-        let routing = try ProviderFactory.loadConfiguration(path: path, environment: environment)
+        let routing = try RoutingFile.loadConfiguration(path: path, environment: environment)
         let registry = ProviderRegistry.make(configuration: routing, transport: ProviderTransport())
         let embedder = try registry.embedder(named: model ?? routing.embeddingModel)
         let vectors = try await embedder.embedAll(texts)

@@ -17,46 +17,39 @@ extension ProviderRegistry {
                 continue
             }
             let endpoint = ProviderEndpoint(baseURL: first.url, apiKey: first.apiKey, timeouts: provider.timeouts)
+            let built: (chat: any ChatProvider, embeddings: (any EmbeddingsAPI)?, capabilities: ProviderCapabilities)
             switch provider.kind {
             case .ollama:
                 var settings = OllamaProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
                 settings.name = provider.name
                 settings.keepAlive = provider.keepAlive
                 let ollama = OllamaProvider(configuration: settings, transport: transport)
-                entries.append(
-                    Entry(
-                        name: provider.name, kind: .ollama, chat: ollama, embeddings: ollama,
-                        capabilities: ollama.capabilities, defaultModel: provider.defaultModel))
+                built = (ollama, ollama, ollama.capabilities)
             case .openai:
                 var settings = OpenAIProvider.Configuration(
                     endpoint: endpoint, defaultModel: provider.defaultModel, name: provider.name)
                 if let variable = first.apiKeyVariable { settings.apiKeySource = variable }
                 let openAI = OpenAIProvider(configuration: settings, transport: transport)
-                entries.append(
-                    Entry(
-                        name: provider.name, kind: .openai, chat: openAI, embeddings: openAI,
-                        capabilities: openAI.capabilities, defaultModel: provider.defaultModel))
+                built = (openAI, openAI, openAI.capabilities)
             case .anthropic:
                 var settings = AnthropicProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
                 settings.name = provider.name
                 if let version = provider.apiVersion { settings.apiVersion = version }
                 let anthropic = AnthropicProvider(configuration: settings, transport: transport)
-                entries.append(
-                    Entry(
-                        name: provider.name, kind: .anthropic, chat: anthropic, embeddings: nil,
-                        capabilities: anthropic.capabilities, defaultModel: provider.defaultModel))
+                built = (anthropic, nil, anthropic.capabilities)
             case .gemini:
                 var settings = GeminiProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
                 settings.name = provider.name
                 if let version = provider.apiVersion { settings.apiVersion = version }
                 let gemini = GeminiProvider(configuration: settings, transport: transport)
-                entries.append(
-                    Entry(
-                        name: provider.name, kind: .gemini, chat: gemini, embeddings: gemini,
-                        capabilities: gemini.capabilities, defaultModel: provider.defaultModel))
+                built = (gemini, gemini, gemini.capabilities)
             case .disabled, .local:
-                break
+                continue  // handled above
             }
+            entries.append(
+                Entry(
+                    name: provider.name, kind: provider.kind, chat: built.chat, embeddings: built.embeddings,
+                    capabilities: built.capabilities, defaultModel: provider.defaultModel))
         }
         entries.append(
             Entry(
@@ -65,5 +58,4 @@ extension ProviderRegistry {
                 defaultModel: ExtractiveAnswerer.modelName))
         return ProviderRegistry(entries: entries, catalogue: configuration.models)
     }
-
 }

@@ -17,7 +17,6 @@ public struct UpstreamResponse: Sendable {
 /// ``ProviderError``s. Cancelling the calling task cancels the upstream request.
 public final class ProviderTransport: Sendable {
     let client: HTTPClient
-    let ownsClient: Bool
 
     /// A transport with its own client; `connect` is the connection timeout.
     public init(connectTimeout: Duration = .seconds(10)) {
@@ -25,11 +24,10 @@ public final class ProviderTransport: Sendable {
         configuration.timeout.connect = .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000
             + Int64(connectTimeout.components.attoseconds / 1_000_000_000))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        ownsClient = true
     }
 
     deinit {
-        if ownsClient { try? client.syncShutdown() }
+        try? client.syncShutdown()
     }
 
     /// Sends a request (`method` is `GET`, `POST`, …); returns once the response head arrived (within

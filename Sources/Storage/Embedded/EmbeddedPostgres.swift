@@ -164,12 +164,8 @@ public struct EmbeddedPostgres: Sendable {
     }
 
     private func ensureDatabase(layout: ClusterLayout, logger: Logger) async throws {
-        let settings = DatabaseSettings(
-            endpoint: .unixSocket(path: layout.socketPath), username: "postgres", database: "postgres")
         let connection = try await PostgresConnection.connect(
-            configuration: .init(
-                unixSocketPath: layout.socketPath, username: settings.username, password: nil,
-                database: settings.database),
+            configuration: .init(unixSocketPath: layout.socketPath, username: "postgres", password: nil, database: "postgres"),
             id: 1, logger: logger)
         defer { Task { try? await connection.close() } }
         let name = configuration.databaseName

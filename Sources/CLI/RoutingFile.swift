@@ -3,7 +3,7 @@ import Providers
 import Routing
 
 /// Reads the routing configuration for a command.
-enum ProviderFactory {
+enum RoutingFile {
     /// Reads the routing file named by `--config` or `UNITY_AI_CONFIG`, completed by providers from the
     /// environment; with no file, providers come from the environment alone.
     static func loadConfiguration(path: String?, environment: [String: String]) throws -> RoutingConfiguration {
