@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -49,19 +51,26 @@ let package = Package(
             dependencies: ["Providers", "COpenBLAS"],
             swiftSettings: swiftSettings
         ),
-        // Which provider and model answers: configuration (ai_routing.yaml) and model resolution. No I/O.
+        // Which provider, model and endpoint answers: configuration (ai_routing.yaml), strategies, fallback chains,
+        // load balancing, circuit breakers, rate limits, budgets, the response cache and usage accounting.
+        // No database or network code: shared state goes through protocols that Storage implements.
         .target(
             name: "Routing",
             dependencies: [
                 "MiniLM", "Providers",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
-        // PostgreSQL: the embedded server, migrations, repositories.
+        // PostgreSQL: the embedded server, migrations, repositories, the router's shared ledgers.
         .target(
             name: "Storage",
             dependencies: [
+                "Routing",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -84,7 +93,7 @@ let package = Package(
         .target(
             name: "Retrieval",
             dependencies: [
-                "Providers", "Storage",
+                "Providers", "Routing", "Storage",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -97,6 +106,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -107,6 +117,7 @@ let package = Package(
                 "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CLI",
@@ -115,7 +126,11 @@ let package = Package(
         // Benchmarks that compare the appliance with a baseline measured in the same run (deploy/bench-*.sh).
         .executableTarget(
             name: "UnityAIBench",
-            dependencies: ["MiniLM"],
+            dependencies: [
+                "MiniLM", "Providers", "Routing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -153,6 +168,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PostgresNIO
+import Prometheus
 import Providers
 import Retrieval
 import Routing
@@ -10,6 +11,7 @@ import Storage
 
 /// The database, schema and providers a command works with, set up from the ``CommonOptions``.
 struct ApplianceRuntime: Sendable {
+    let routing: RoutingConfiguration
     let settings: DatabaseSettings
     let client: PostgresClient
     let lease: EmbeddedPostgresLease?
@@ -38,7 +40,7 @@ struct ApplianceRuntime: Sendable {
             settings = started.settings
         }
         return ApplianceRuntime(
-            settings: settings, client: PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger),
+            routing: routing, settings: settings, client: PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger),
             lease: lease, migrations: migrations, embedder: embedder, providers: providers, logger: logger)
     }
 
@@ -70,13 +72,24 @@ struct ApplianceRuntime: Sendable {
         }
     }
 
+    /// The router over the providers, its shared state in the database and its metrics on `metrics`.
+    func makeRouter(metrics: PrometheusCollectorRegistry) -> AIRouter {
+        AIRouter(
+            configuration: routing, registry: providers, ledgers: PostgresRouterLedgers(client: client, logger: logger).ledgers,
+            metrics: RouterMetrics(factory: PrometheusMetricsFactory(registry: metrics)), logger: logger)
+    }
+
     /// Answers questions with the hybrid retriever and the built-in extractive answerer.
-    func askService() -> AskService {
+    /// `router` (the server's) answers through the routed `answerModel`; without it, the extractive answerer
+    /// answers directly.
+    func askService(router: AIRouter? = nil, answerModel: String = "local") -> AskService {
         let store = KnowledgeStore(client: client)
         let retriever = HybridRetriever(
             search: ChunkSearch(client: client), embedder: embedder, models: EmbeddingModelRegistry(store: store),
             logger: logger)
-        return AskService(store: store, retriever: retriever, answerer: ExtractiveAnswerer(), logger: logger)
+        let answerer: any GroundedAnswerer =
+            router.map { RoutedAnswerer(router: $0, model: answerModel) } ?? DirectAnswerer(provider: ExtractiveAnswerer())
+        return AskService(store: store, retriever: retriever, answerer: answerer, logger: logger)
     }
 }
 

@@ -22,6 +22,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Routing file (ai_routing.yaml) with providers and models (env UNITY_AI_CONFIG). Without one, providers come from OLLAMA_HOST, OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY.")
     var config: String?
 
+    @Option(help: "Who writes RAG answers: 'local' (the extractive answerer, default), provider/model, or 'auto' for the tenant's routing strategy (env UNITY_AI_ANSWER_MODEL).")
+    var answerModel: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env LOG_LEVEL).")
     var logLevel: String?
 
@@ -41,6 +44,10 @@ struct CommonOptions: ParsableArguments {
 
     var resolvedPostgresBinaries: String? {
         pgBin ?? environment["UNITY_AI_PG_BIN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    var resolvedAnswerModel: String {
+        answerModel ?? environment["UNITY_AI_ANSWER_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "local"
     }
 
     var resolvedConfigPath: String? {

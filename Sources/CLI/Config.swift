@@ -33,6 +33,27 @@ struct Config: AsyncParsableCommand {
                 print("provider \(provider.name): \(provider.kind.rawValue)\(endpoints.isEmpty ? "" : " — " + endpoints.joined(separator: ", "))")
             }
             print("catalogue: \(configuration.models.count) model(s)")
+            for (name, steps) in configuration.strategies.sorted(by: { $0.key < $1.key }) {
+                print("strategy \(name): " + steps.map { "\($0.provider)/\($0.model ?? "default")" }.joined(separator: " → "))
+            }
+            for (task, strategy) in configuration.tasks.sorted(by: { $0.key < $1.key }) { print("task \(task): \(strategy)") }
+            for (name, tenant) in configuration.tenants.sorted(by: { $0.key < $1.key }) {
+                var facts: [String] = []
+                if let strategy = tenant.defaultStrategy { facts.append("strategy \(strategy)") }
+                if tenant.privacyMode { facts.append("privacy mode") }
+                if let allowed = tenant.allowedProviders { facts.append("providers \(allowed.joined(separator: ", "))") }
+                if let limit = tenant.rateLimit { facts.append("rate limit \(limit)") }
+                if let daily = tenant.budget?.dailyUSD { facts.append("daily budget \(daily) USD") }
+                if let monthly = tenant.budget?.monthlyUSD { facts.append("monthly budget \(monthly) USD") }
+                print("tenant \(name): " + (facts.isEmpty ? "defaults" : facts.joined(separator: "; ")))
+            }
+            let limits = configuration.rateLimits
+            print("rate limits: per tenant \(limits.perTenant?.description ?? "none"), per provider \(limits.perProvider?.description ?? "none")")
+            let caching = configuration.caching
+            print(
+                caching.enabled
+                    ? "cache: on, \(caching.backend.rawValue), ttl \(Int(caching.timeToLive.components.seconds)) s, \(caching.maximumEntries) entries in memory"
+                    : "cache: off")
         }
     }
 }

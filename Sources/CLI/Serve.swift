@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Prometheus
+import Routing
 import ServiceLifecycle
 import Server
 import Storage
@@ -36,11 +38,20 @@ struct Serve: AsyncParsableCommand {
         var services: [any Service] = []
         if let lease = runtime.lease { services.append(EmbeddedPostgresService(lease: lease, logger: logger)) }
         services.append(runtime.client)
+        let metrics = PrometheusCollectorRegistry()
+        let router = runtime.makeRouter(metrics: metrics)
+        // The router's background jobs: usage batches, health probes, plugin_metrics aggregates.
+        services.append(router.usage)
+        services.append(HealthProbeService(router: router, logger: logger))
+        services.append(RouterHousekeeping(client: runtime.client, logger: logger))
+        services.append(PluginMetricsService(router: router, sink: PostgresPluginMetricsWriter(client: runtime.client, logger: logger), logger: logger))
         let client = runtime.client
         let migrations = runtime.migrations
         let dependencies = ServerDependencies(
-            ask: runtime.askService(),
-            providers: runtime.providers,
+            ask: runtime.askService(router: router, answerModel: options.resolvedAnswerModel),
+            router: router,
+            usage: PostgresUsageLedger(client: client, logger: logger),
+            metrics: metrics,
             isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
             services: services,
             beforeServerStarts: {

@@ -34,14 +34,19 @@ public struct GroundedAnswer: Sendable, Equatable {
 public struct AskService: Sendable {
     public let store: KnowledgeStore
     public let retriever: any Retriever
-    public let answerer: any ChatProvider
+    public let answerer: any GroundedAnswerer
     let logger: Logger
 
-    public init(store: KnowledgeStore, retriever: any Retriever, answerer: any ChatProvider, logger: Logger) {
+    public init(store: KnowledgeStore, retriever: any Retriever, answerer: any GroundedAnswerer, logger: Logger) {
         self.store = store
         self.retriever = retriever
         self.answerer = answerer
         self.logger = logger
+    }
+
+    /// Answers with `provider` directly, outside the router.
+    public init(store: KnowledgeStore, retriever: any Retriever, answerer provider: any ChatProvider, logger: Logger) {
+        self.init(store: store, retriever: retriever, answerer: DirectAnswerer(provider: provider), logger: logger)
     }
 
     /// Instructions for language-model answerers; the extractive answerer follows them by construction.
@@ -72,7 +77,7 @@ public struct AskService: Sendable {
                 ChatMessage(role: .user, content: question),
             ],
             temperature: 0, documents: documents)
-        let response = try await answerer.chat(request)
+        let response = try await answerer.answer(request, tenant: tenant)
 
         let citations = Self.citations(in: response.text, passages: passages)
         logger.debug(

@@ -6,56 +6,73 @@ extension ProviderRegistry {
     public static func make(configuration: RoutingConfiguration, transport: ProviderTransport) -> ProviderRegistry {
         var entries: [ProviderRegistry.Entry] = []
         for provider in configuration.providers {
-            // One endpoint per provider until the router balances several.
-            guard provider.kind != .disabled, provider.kind != .local, let first = provider.endpoints.first else {
+            guard provider.kind != .disabled, provider.kind != .local, !provider.endpoints.isEmpty else {
                 let disabled = DisabledProvider(name: provider.name)
                 entries.append(
                     Entry(
-                        name: provider.name, kind: .disabled, chat: disabled, embeddings: nil,
+                        name: provider.name, kind: .disabled,
+                        endpoints: [EndpointClient(displayName: "disabled", chat: disabled, embeddings: nil)],
                         capabilities: .init(chat: false, streaming: false, embeddings: false, isLocal: false),
                         defaultModel: nil))
                 continue
             }
-            let endpoint = ProviderEndpoint(baseURL: first.url, apiKey: first.apiKey, timeouts: provider.timeouts)
-            let built: (chat: any ChatProvider, embeddings: (any EmbeddingsAPI)?, capabilities: ProviderCapabilities)
-            switch provider.kind {
-            case .ollama:
-                var settings = OllamaProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
-                settings.name = provider.name
-                settings.keepAlive = provider.keepAlive
-                let ollama = OllamaProvider(configuration: settings, transport: transport)
-                built = (ollama, ollama, ollama.capabilities)
-            case .openai:
-                var settings = OpenAIProvider.Configuration(
-                    endpoint: endpoint, defaultModel: provider.defaultModel, name: provider.name)
-                if let variable = first.apiKeyVariable { settings.apiKeySource = variable }
-                let openAI = OpenAIProvider(configuration: settings, transport: transport)
-                built = (openAI, openAI, openAI.capabilities)
-            case .anthropic:
-                var settings = AnthropicProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
-                settings.name = provider.name
-                if let version = provider.apiVersion { settings.apiVersion = version }
-                let anthropic = AnthropicProvider(configuration: settings, transport: transport)
-                built = (anthropic, nil, anthropic.capabilities)
-            case .gemini:
-                var settings = GeminiProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
-                settings.name = provider.name
-                if let version = provider.apiVersion { settings.apiVersion = version }
-                let gemini = GeminiProvider(configuration: settings, transport: transport)
-                built = (gemini, gemini, gemini.capabilities)
-            case .disabled, .local:
-                continue  // handled above
+            var clients: [EndpointClient] = []
+            var capabilities: ProviderCapabilities?
+            for configured in provider.endpoints {
+                let endpoint = ProviderEndpoint(baseURL: configured.url, apiKey: configured.apiKey, timeouts: provider.timeouts)
+                let built = client(for: provider, endpoint: endpoint, keySource: configured.apiKeyVariable, transport: transport)
+                capabilities = built.capabilities
+                clients.append(
+                    EndpointClient(
+                        displayName: endpoint.displayName, chat: built.chat, embeddings: built.embeddings,
+                        weight: configured.weight, maximumConcurrency: configured.maximumConcurrency))
             }
             entries.append(
                 Entry(
-                    name: provider.name, kind: provider.kind, chat: built.chat, embeddings: built.embeddings,
-                    capabilities: built.capabilities, defaultModel: provider.defaultModel))
+                    name: provider.name, kind: provider.kind, endpoints: clients, capabilities: capabilities!,
+                    defaultModel: provider.defaultModel, loadBalancing: provider.loadBalancing))
         }
         entries.append(
             Entry(
-                name: "local", kind: .local, chat: ExtractiveAnswerer(), embeddings: nil,
+                name: "local", kind: .local,
+                endpoints: [EndpointClient(displayName: "builtin", chat: ExtractiveAnswerer(), embeddings: nil)],
                 capabilities: .init(chat: true, streaming: false, embeddings: true, isLocal: true),
                 defaultModel: ExtractiveAnswerer.modelName))
         return ProviderRegistry(entries: entries, catalogue: configuration.models)
+    }
+
+    /// The client for one endpoint of `provider`.
+    private static func client(
+        for provider: RoutingConfiguration.Provider, endpoint: ProviderEndpoint, keySource: String?,
+        transport: ProviderTransport
+    ) -> (chat: any ChatProvider, embeddings: (any EmbeddingsAPI)?, capabilities: ProviderCapabilities) {
+        switch provider.kind {
+        case .ollama:
+            var settings = OllamaProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
+            settings.name = provider.name
+            settings.keepAlive = provider.keepAlive
+            let ollama = OllamaProvider(configuration: settings, transport: transport)
+            return (ollama, ollama, ollama.capabilities)
+        case .openai:
+            var settings = OpenAIProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel, name: provider.name)
+            if let keySource { settings.apiKeySource = keySource }
+            let openAI = OpenAIProvider(configuration: settings, transport: transport)
+            return (openAI, openAI, openAI.capabilities)
+        case .anthropic:
+            var settings = AnthropicProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
+            settings.name = provider.name
+            if let version = provider.apiVersion { settings.apiVersion = version }
+            let anthropic = AnthropicProvider(configuration: settings, transport: transport)
+            return (anthropic, nil, anthropic.capabilities)
+        case .gemini:
+            var settings = GeminiProvider.Configuration(endpoint: endpoint, defaultModel: provider.defaultModel)
+            settings.name = provider.name
+            if let version = provider.apiVersion { settings.apiVersion = version }
+            let gemini = GeminiProvider(configuration: settings, transport: transport)
+            return (gemini, gemini, gemini.capabilities)
+        case .disabled, .local:
+            let disabled = DisabledProvider(name: provider.name)
+            return (disabled, nil, .init(chat: false, streaming: false, embeddings: false, isLocal: false))
+        }
     }
 }

@@ -6,27 +6,64 @@ import Synchronization
 /// The providers the appliance can route to, by name, with what they can do and the model catalogue; resolves
 /// the `model` field of a request (`provider/model`, a bare model name, or `auto`) to a provider and a model.
 public final class ProviderRegistry: Sendable {
+    /// One upstream of a provider, with its own client.
+    public struct EndpointClient: Sendable {
+        /// The base URL without credentials, for headers and `GET /api/providers`.
+        public var displayName: String
+        public var chat: any ChatProvider
+        public var embeddings: (any EmbeddingsAPI)?
+        public var weight: Double
+        public var maximumConcurrency: Int
+
+        public init(
+            displayName: String, chat: any ChatProvider, embeddings: (any EmbeddingsAPI)?, weight: Double = 1,
+            maximumConcurrency: Int = 16
+        ) {
+            self.displayName = displayName
+            self.chat = chat
+            self.embeddings = embeddings
+            self.weight = weight
+            self.maximumConcurrency = maximumConcurrency
+        }
+    }
+
     /// One configured provider.
     public struct Entry: Sendable {
         public var name: String
         public var kind: RoutingConfiguration.ProviderKind
-        public var chat: any ChatProvider
-        /// The provider's embeddings endpoint, when it has one.
-        public var embeddings: (any EmbeddingsAPI)?
+        /// The provider's endpoints (at least one; a disabled provider has one that answers "disabled").
+        public var endpoints: [EndpointClient]
         public var capabilities: ProviderCapabilities
         public var defaultModel: String?
+        public var loadBalancing: RoutingConfiguration.LoadBalancing
 
         public init(
-            name: String, kind: RoutingConfiguration.ProviderKind, chat: any ChatProvider,
-            embeddings: (any EmbeddingsAPI)?, capabilities: ProviderCapabilities, defaultModel: String?
+            name: String, kind: RoutingConfiguration.ProviderKind, endpoints: [EndpointClient],
+            capabilities: ProviderCapabilities, defaultModel: String?, loadBalancing: RoutingConfiguration.LoadBalancing = .roundRobin
         ) {
+            precondition(!endpoints.isEmpty, "a provider needs an endpoint")
             self.name = name
             self.kind = kind
-            self.chat = chat
-            self.embeddings = embeddings
+            self.endpoints = endpoints
             self.capabilities = capabilities
             self.defaultModel = defaultModel
+            self.loadBalancing = loadBalancing
         }
+
+        /// A provider with one in-process or single-endpoint client.
+        public init(
+            name: String, kind: RoutingConfiguration.ProviderKind, chat: any ChatProvider, embeddings: (any EmbeddingsAPI)?,
+            capabilities: ProviderCapabilities, defaultModel: String?
+        ) {
+            self.init(
+                name: name, kind: kind, endpoints: [EndpointClient(displayName: "builtin", chat: chat, embeddings: embeddings)],
+                capabilities: capabilities, defaultModel: defaultModel)
+        }
+
+        /// The first endpoint's client: for model listings and direct use.
+        public var chat: any ChatProvider { endpoints[0].chat }
+        /// The first endpoint's embeddings API, when the provider has one.
+        public var embeddings: (any EmbeddingsAPI)? { endpoints[0].embeddings }
 
         public var isEnabled: Bool { kind != .disabled }
     }
@@ -60,6 +97,12 @@ public final class ProviderRegistry: Sendable {
         entries.first { $0.name == name }
     }
 
+    /// The model a request that names only the provider gets.
+    public func defaultModel(of entry: Entry) -> String? {
+        entry.defaultModel
+            ?? catalogue.first { $0.provider == entry.name && $0.embeddingDimensions == nil }?.model
+    }
+
     /// Resolves a request's `provider` (optional; `auto` means routed) and `model` (optional; `auto`, a bare name
     /// or `provider/model`).
     public func resolve(provider requestedProvider: String?, model requestedModel: String?) async throws -> Resolution {
@@ -82,6 +125,10 @@ public final class ProviderRegistry: Sendable {
             return try resolution(entry: entry, model: modelName)
         }
         if let model = modelName {
+            // A provider's name alone (`"model": "local"`) means its default model.
+            if let entry = entry(named: model), entry.isEnabled, !catalogue.contains(where: { $0.model == model }) {
+                return try resolution(entry: entry, model: nil)
+            }
             if let known = catalogue.first(where: { $0.model == model }), let entry = entry(named: known.provider),
                 entry.isEnabled
             {
@@ -104,11 +151,6 @@ public final class ProviderRegistry: Sendable {
             throw RoutingError.modelRequired(provider: entry.name)
         }
         return Resolution(entry: entry, model: model)
-    }
-
-    private func defaultModel(of entry: Entry) -> String? {
-        entry.defaultModel
-            ?? catalogue.first { $0.provider == entry.name && $0.embeddingDimensions == nil }?.model
     }
 
     /// The models a provider lists (cached; a provider that fails to answer lists nothing).
@@ -154,61 +196,7 @@ public final class ProviderRegistry: Sendable {
         else {
             throw RoutingError.embeddingDimensionsUnknown(name)
         }
-        return BoundEmbedder(api: api, model: model, dimensions: dimensions)
-    }
-}
-
-/// Why a request could not be given a provider and model.
-public struct RoutingError: Error, Sendable, CustomStringConvertible {
-    /// The kind of failure; bounded.
-    public enum Code: String, Sendable {
-        case unknownProvider = "unknown_provider"
-        case unknownModel = "model_not_found"
-        case modelRequired = "model_required"
-        case noProviderAvailable = "no_provider_available"
-        case unknownEmbeddingModel = "unknown_embedding_model"
-    }
-
-    public var code: Code
-    public var message: String
-    public var description: String { message }
-
-    public init(code: Code, message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    static func unknownProvider(_ name: String, known: [String]) -> RoutingError {
-        RoutingError(code: .unknownProvider, message: "Unknown provider '\(name)'. Configured: \(known.joined(separator: ", ")).")
-    }
-
-    static func unknownModel(_ model: String) -> RoutingError {
-        RoutingError(
-            code: .unknownModel,
-            message: "No configured provider offers the model '\(model)'. Name it as provider/model (e.g. ollama/\(model)) "
-                + "or add it to the model catalogue.")
-    }
-
-    static func modelRequired(provider: String) -> RoutingError {
-        RoutingError(
-            code: .modelRequired,
-            message: "Name a model for the provider '\(provider)' (or set its default_model in the routing file).")
-    }
-
-    static let noProviderAvailable = RoutingError(
-        code: .noProviderAvailable,
-        message: "No provider is configured for `auto`. Set OLLAMA_HOST, OPENAI_API_KEY, ANTHROPIC_API_KEY or "
-            + "GEMINI_API_KEY, or configure providers in ai_routing.yaml.")
-
-    static func unknownEmbeddingModel(_ name: String) -> RoutingError {
-        RoutingError(
-            code: .unknownEmbeddingModel,
-            message: "Unknown embedding model '\(name)'. Use `local`, `minilm` or provider/model (e.g. openai/text-embedding-3-small).")
-    }
-
-    static func embeddingDimensionsUnknown(_ name: String) -> RoutingError {
-        RoutingError(
-            code: .unknownEmbeddingModel,
-            message: "The embedding model '\(name)' needs `embedding_dimensions` in the routing file's model catalogue.")
+        let apis = entry.endpoints.compactMap(\.embeddings)
+        return BoundEmbedder(api: apis.count > 1 ? FailoverEmbeddingsAPI(apis: apis) : api, model: model, dimensions: dimensions)
     }
 }

@@ -22,9 +22,11 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 }
 
 extension RoutingConfiguration {
+    /// The strategies every configuration has, applied to the model catalogue unless the file lists their steps.
+    public static let builtInStrategies: Set<String> = ["cost_optimized", "performance", "privacy_first"]
+
     /// Parses a routing file. Keys come from the environment variables it names (`api_key_env`), never from the
-    /// file itself. Unknown top-level sections of later versions (`strategies`, `caching`, `rate_limits`, `tenants`,
-    /// `tasks`) are accepted.
+    /// file itself.
     public static func parse(yaml: String, environment: [String: String]) throws -> RoutingConfiguration {
         let root: Node?
         do {
@@ -37,6 +39,7 @@ extension RoutingConfiguration {
         let top = try YAMLNode(root, path: "").mapping()
         let knownSections: Set<String> = [
             "routing", "providers", "models", "embeddings", "strategies", "caching", "rate_limits", "tenants", "tasks",
+            "health",
         ]
         for (key, _) in top where !knownSections.contains(key) {
             throw ConfigurationError(
@@ -45,6 +48,7 @@ extension RoutingConfiguration {
         }
         if let routing = top.value("routing") {
             let fields = try routing.mapping()
+            try fields.rejectUnknown(["default_strategy"])
             if let strategy = fields.value("default_strategy") {
                 configuration.routing.defaultStrategy = try strategy.string()
             }
@@ -59,15 +63,161 @@ extension RoutingConfiguration {
                 configuration.models.append(try parseModel(key: key, node: node, configuration: configuration))
             }
         }
-        if let embeddings = top.value("embeddings"), let model = try embeddings.mapping().value("model") {
-            configuration.embeddingModel = try model.string()
+        if let embeddings = top.value("embeddings") {
+            let fields = try embeddings.mapping()
+            try fields.rejectUnknown(["model"])
+            if let model = fields.value("model") { configuration.embeddingModel = try model.string() }
         }
+        if let strategies = top.value("strategies") {
+            for (name, node) in try strategies.mapping() {
+                configuration.strategies[name] = try node.sequence().map(parseStrategyStep)
+            }
+        }
+        if let caching = top.value("caching") { configuration.caching = try parseCaching(caching) }
+        if let limits = top.value("rate_limits") {
+            let fields = try limits.mapping()
+            try fields.rejectUnknown(["per_tenant", "per_provider"])
+            configuration.rateLimits.perTenant = try fields.value("per_tenant")?.rateLimit()
+            configuration.rateLimits.perProvider = try fields.value("per_provider")?.rateLimit()
+        }
+        if let tenants = top.value("tenants") {
+            for (name, node) in try tenants.mapping() {
+                configuration.tenants[name] = try parseTenant(name: name, node: node)
+            }
+        }
+        if let tasks = top.value("tasks") {
+            for (task, node) in try tasks.mapping() { configuration.tasks[task] = try node.string() }
+        }
+        if let health = top.value("health") {
+            let fields = try health.mapping()
+            try fields.rejectUnknown(["probe_interval", "failure_threshold", "cooldown"])
+            if let value = fields.value("probe_interval") { configuration.health.probeInterval = try value.duration() }
+            if let value = fields.value("cooldown") { configuration.health.cooldown = try value.duration() }
+            if let value = fields.value("failure_threshold") {
+                configuration.health.failureThreshold = try value.integer()
+                guard configuration.health.failureThreshold > 0 else { throw value.error("must be at least 1") }
+            }
+        }
+        try validateReferences(configuration, top: top)
         return configuration
+    }
+
+    private static func parseStrategyStep(_ node: YAMLNode) throws -> StrategyStep {
+        let fields = try node.mapping()
+        try fields.rejectUnknown(["provider", "model", "max_load", "max_cost_per_1k", "require_local"])
+        guard let provider = fields.value("provider") else { throw node.error("a strategy step needs a `provider`") }
+        var step = StrategyStep(provider: try provider.string())
+        step.model = try fields.value("model")?.string()
+        if let value = fields.value("max_load") {
+            let load = try value.number()
+            guard load > 0, load <= 1 else { throw value.error("max_load is a share of the endpoint's concurrency, in (0, 1]") }
+            step.maximumLoad = load
+        }
+        if let value = fields.value("max_cost_per_1k") {
+            step.maximumCostPer1K = try value.number()
+            guard step.maximumCostPer1K! >= 0 else { throw value.error("must not be negative") }
+        }
+        if let value = fields.value("require_local") { step.requireLocal = try value.bool() }
+        return step
+    }
+
+    private static func parseCaching(_ node: YAMLNode) throws -> Caching {
+        let fields = try node.mapping()
+        try fields.rejectUnknown(["enabled", "backend", "ttl", "max_entries"])
+        var caching = Caching()
+        caching.enabled = try fields.value("enabled")?.bool() ?? true
+        if let value = fields.value("backend") {
+            switch try value.string() {
+            case "memory": caching.backend = .memory
+            // The seed names redis; the appliance's shared store is its PostgreSQL, so no extra service is needed.
+            case "postgres", "postgresql", "redis": caching.backend = .postgres
+            default: throw value.error("backend is memory or postgres")
+            }
+        }
+        if let value = fields.value("ttl") { caching.timeToLive = try value.duration() }
+        if let value = fields.value("max_entries") {
+            caching.maximumEntries = try value.integer()
+            guard caching.maximumEntries > 0 else { throw value.error("must be at least 1") }
+        }
+        return caching
+    }
+
+    private static func parseTenant(name: String, node: YAMLNode) throws -> TenantPolicy {
+        let fields = try node.mapping()
+        try fields.rejectUnknown([
+            "allowed_providers", "default_strategy", "privacy_mode", "budget", "rate_limit", "cache_ttl",
+        ])
+        var tenant = TenantPolicy(name: name)
+        if let list = fields.value("allowed_providers") { tenant.allowedProviders = try list.sequence().map { try $0.string() } }
+        tenant.defaultStrategy = try fields.value("default_strategy")?.string()
+        tenant.privacyMode = try fields.value("privacy_mode")?.bool() ?? false
+        tenant.rateLimit = try fields.value("rate_limit")?.rateLimit()
+        tenant.cacheTimeToLive = try fields.value("cache_ttl")?.duration()
+        if let budget = fields.value("budget") {
+            let values = try budget.mapping()
+            try values.rejectUnknown(["daily_usd", "monthly_usd"])
+            var limits = Budget()
+            for (key, value) in values {
+                let amount = try value.number()
+                guard amount >= 0 else { throw value.error("a budget must not be negative") }
+                if key == "daily_usd" { limits.dailyUSD = amount } else { limits.monthlyUSD = amount }
+            }
+            tenant.budget = limits
+        }
+        return tenant
+    }
+
+    /// Strategies, tasks and tenants must name strategies and providers that exist.
+    private static func validateReferences(_ configuration: RoutingConfiguration, top: [(String, YAMLNode)]) throws {
+        // Providers the environment may supply even when the file does not list them.
+        let providerNames = Set(configuration.providers.map(\.name)).union(["ollama", "openai", "anthropic", "google", "local"])
+        let strategyNames = Set(configuration.strategies.keys).union(builtInStrategies)
+        func node(_ path: String...) -> YAMLNode? {
+            var fields = top
+            var found: YAMLNode?
+            for key in path {
+                guard let next = fields.value(key) else { return found }
+                found = next
+                fields = (try? next.mapping()) ?? []
+            }
+            return found
+        }
+        func unknownStrategy(_ name: String, at location: YAMLNode?) -> ConfigurationError {
+            ConfigurationError(
+                message: "unknown strategy '\(name)'; define it under `strategies:` or use one of \(strategyNames.sorted().joined(separator: ", "))",
+                keyPath: location?.path ?? "", line: location?.line)
+        }
+        if !strategyNames.contains(configuration.routing.defaultStrategy) {
+            throw unknownStrategy(configuration.routing.defaultStrategy, at: node("routing", "default_strategy"))
+        }
+        for (name, steps) in configuration.strategies {
+            for (index, step) in steps.enumerated() where !providerNames.contains(step.provider) {
+                let location = (try? node("strategies", name)?.sequence())?[index]
+                throw ConfigurationError(
+                    message: "unknown provider '\(step.provider)'; configure it under `providers:`",
+                    keyPath: location?.path ?? "strategies.\(name)", line: location?.line)
+            }
+        }
+        for (task, strategy) in configuration.tasks where !strategyNames.contains(strategy) {
+            throw unknownStrategy(strategy, at: node("tasks", task))
+        }
+        for (name, tenant) in configuration.tenants {
+            if let strategy = tenant.defaultStrategy, !strategyNames.contains(strategy) {
+                throw unknownStrategy(strategy, at: node("tenants", name, "default_strategy"))
+            }
+            for provider in tenant.allowedProviders ?? [] where !providerNames.contains(provider) {
+                let location = node("tenants", name, "allowed_providers")
+                throw ConfigurationError(
+                    message: "unknown provider '\(provider)'", keyPath: location?.path ?? "tenants.\(name)", line: location?.line)
+            }
+        }
     }
 
     private static func parseProvider(name: String, node: YAMLNode, environment: [String: String]) throws -> Provider {
         let fields = try node.mapping()
-        try fields.rejectUnknown(["type", "endpoints", "timeouts", "keep_alive", "api_version", "default_model", "enabled"])
+        try fields.rejectUnknown([
+            "type", "endpoints", "timeouts", "keep_alive", "api_version", "default_model", "enabled", "load_balancing",
+        ])
         let kindName = try fields.value("type")?.string() ?? (name == "google" ? "gemini" : name)
         guard var kind = ProviderKind(rawValue: kindName), kind != .local else {
             throw fields.value("type").map { $0.error("unknown provider type '\(kindName)'; use ollama, openai, anthropic, gemini or disabled") }
@@ -110,6 +260,13 @@ extension RoutingConfiguration {
         provider.keepAlive = try fields.value("keep_alive")?.string()
         provider.apiVersion = try fields.value("api_version")?.string()
         provider.defaultModel = try fields.value("default_model")?.string()
+        if let value = fields.value("load_balancing") {
+            let name = try value.string()
+            guard let policy = LoadBalancing(rawValue: name) else {
+                throw value.error("load_balancing is round_robin, least_connections or health")
+            }
+            provider.loadBalancing = policy
+        }
         if let timeouts = fields.value("timeouts") {
             let values = try timeouts.mapping()
             try values.rejectUnknown(["connect", "first_byte", "total"])
@@ -131,7 +288,9 @@ extension RoutingConfiguration {
         try fields.rejectUnknown([
             "input_per_1k", "output_per_1k", "context_window", "quality", "local", "embedding_dimensions",
         ])
-        let isLocalDefault = configuration.provider(named: provider)?.kind == .ollama || provider == "local"
+        // Ollama (configured in the file, or from OLLAMA_HOST under its own name) runs on the appliance's network.
+        let kind = configuration.provider(named: provider)?.kind ?? (provider == "ollama" ? .ollama : nil)
+        let isLocalDefault = kind == .ollama || provider == "local"
         var model = ModelCapabilities(provider: provider, model: String(key[key.index(after: slash)...]), isLocal: isLocalDefault)
         if let value = fields.value("input_per_1k") { model.inputPricePer1K = try value.number() }
         if let value = fields.value("output_per_1k") { model.outputPricePer1K = try value.number() }
@@ -210,6 +369,15 @@ struct YAMLNode {
     func bool() throws -> Bool {
         guard let value = node.bool else { throw error("expected true or false") }
         return value
+    }
+
+    /// `1000/hour`.
+    func rateLimit() throws -> RateLimit {
+        let text = try string()
+        guard let limit = RateLimit(parsing: text) else {
+            throw error("expected requests per period, such as 1000/hour (second, minute, hour or day)")
+        }
+        return limit
     }
 
     /// `250ms`, `10s`, `5m`, or a number of seconds.

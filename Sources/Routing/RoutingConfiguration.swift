@@ -40,7 +40,8 @@ public struct RoutingConfiguration: Sendable, Equatable {
         public var apiKey: Secret?
         /// The environment variable the key comes from, for messages.
         public var apiKeyVariable: String?
-        /// Requests one endpoint may have in flight. Defaults to 16.
+        /// The endpoint's capacity in concurrent requests. Defaults to 16. Not a hard cap: a strategy step's
+        /// `max_load` is a share of it.
         public var maximumConcurrency: Int = 16
 
         public init(url: String, weight: Double = 1, apiKey: Secret? = nil, apiKeyVariable: String? = nil) {
@@ -49,6 +50,16 @@ public struct RoutingConfiguration: Sendable, Equatable {
             self.apiKey = apiKey
             self.apiKeyVariable = apiKeyVariable
         }
+    }
+
+    /// How a provider spreads requests over its endpoints.
+    public enum LoadBalancing: String, Sendable, Equatable, CaseIterable {
+        /// Strict (weighted) rotation: with equal weights, endpoint 1, 2, 3, 1, 2, 3, …
+        case roundRobin = "round_robin"
+        /// The endpoint with the fewest requests in flight (relative to its weight).
+        case leastConnections = "least_connections"
+        /// Weighted by the inverse of each endpoint's latency EWMA; endpoints that are down are skipped.
+        case health
     }
 
     /// A configured provider.
@@ -63,6 +74,8 @@ public struct RoutingConfiguration: Sendable, Equatable {
         public var apiVersion: String?
         /// The model used when a request names only the provider.
         public var defaultModel: String?
+        /// How requests are spread over the endpoints. Defaults to round-robin.
+        public var loadBalancing: LoadBalancing = .roundRobin
 
         public init(name: String, kind: ProviderKind, endpoints: [Endpoint]) {
             self.name = name
@@ -71,7 +84,117 @@ public struct RoutingConfiguration: Sendable, Equatable {
         }
     }
 
+    /// One step of a strategy: a provider (and model), with the conditions under which it is used.
+    public struct StrategyStep: Sendable, Equatable {
+        public var provider: String
+        /// The model; the provider's default model when absent.
+        public var model: String?
+        /// Share (0…1] of an endpoint's `max_concurrency` in use above which the router moves on.
+        public var maximumLoad: Double?
+        /// Candidates priced above this (USD per 1,000 tokens, the mean of input and output prices) are excluded.
+        public var maximumCostPer1K: Double?
+        /// Only a local provider may take this step.
+        public var requireLocal: Bool = false
+
+        public init(
+            provider: String, model: String? = nil, maximumLoad: Double? = nil, maximumCostPer1K: Double? = nil,
+            requireLocal: Bool = false
+        ) {
+            self.provider = provider
+            self.model = model
+            self.maximumLoad = maximumLoad
+            self.maximumCostPer1K = maximumCostPer1K
+            self.requireLocal = requireLocal
+        }
+    }
+
+    /// The seed's `caching:` block.
+    public struct Caching: Sendable, Equatable {
+        /// Where cached responses are shared between instances.
+        public enum Backend: String, Sendable, Equatable {
+            /// Only this process's in-memory LRU.
+            case memory
+            /// The in-memory LRU in front of the shared `response_cache` table. (`redis` in a seed file means this.)
+            case postgres
+        }
+        /// Off without a `caching:` section (a cached chat answer repeats itself, which not every caller wants);
+        /// a section turns it on unless it says `enabled: false`.
+        public var enabled = false
+        public var backend: Backend = .postgres
+        /// How long an answer stays cached. Defaults to 3,600 seconds; tenants may override it.
+        public var timeToLive: Duration = .seconds(3600)
+        /// Entries the in-memory LRU keeps. Defaults to 1,000.
+        public var maximumEntries = 1000
+
+        public init() {}
+    }
+
+    /// The seed's `rate_limits:` block: `"1000/hour"` strings.
+    public struct RateLimits: Sendable, Equatable {
+        /// Requests one tenant may make (tenants may override it).
+        public var perTenant: RateLimit?
+        /// Requests the appliance may send one provider.
+        public var perProvider: RateLimit?
+
+        public init(perTenant: RateLimit? = nil, perProvider: RateLimit? = nil) {
+            self.perTenant = perTenant
+            self.perProvider = perProvider
+        }
+    }
+
+    /// A tenant's spending limits in USD.
+    public struct Budget: Sendable, Equatable {
+        public var dailyUSD: Double?
+        public var monthlyUSD: Double?
+
+        public init(dailyUSD: Double? = nil, monthlyUSD: Double? = nil) {
+            self.dailyUSD = dailyUSD
+            self.monthlyUSD = monthlyUSD
+        }
+    }
+
+    /// What one tenant may use.
+    public struct TenantPolicy: Sendable, Equatable {
+        public var name: String
+        /// Providers the tenant may reach; all when `nil`.
+        public var allowedProviders: [String]?
+        /// The strategy for the tenant's requests that name none.
+        public var defaultStrategy: String?
+        /// Only local providers, whatever the strategy.
+        public var privacyMode = false
+        public var budget: Budget?
+        public var rateLimit: RateLimit?
+        /// How long the tenant's answers stay cached.
+        public var cacheTimeToLive: Duration?
+
+        public init(name: String) {
+            self.name = name
+        }
+    }
+
+    /// Active health checks and circuit breakers.
+    public struct Health: Sendable, Equatable {
+        /// Time between probes of each endpoint (`/api/tags`, `/v1/models`, `GET models`; no tokens). Defaults
+        /// to 30 seconds.
+        public var probeInterval: Duration = .seconds(30)
+        /// Consecutive failures that open an endpoint's circuit. Defaults to 5.
+        public var failureThreshold = 5
+        /// How long an open circuit stays open before one trial request is let through. Defaults to 30 seconds.
+        public var cooldown: Duration = .seconds(30)
+
+        public init() {}
+    }
+
     public var routing = Routing()
+    /// Named, ordered strategies (`strategies:`); the built-in ones apply to the catalogue when not defined here.
+    public var strategies: [String: [StrategyStep]] = [:]
+    public var caching = Caching()
+    public var rateLimits = RateLimits()
+    /// Tenants by name.
+    public var tenants: [String: TenantPolicy] = [:]
+    /// Task name → strategy name (a request's `"task"`).
+    public var tasks: [String: String] = [:]
+    public var health = Health()
     /// Providers by name, in file order.
     public var providers: [Provider] = []
     /// The model catalogue: prices, windows, quality, local flag, embedding dimensions.

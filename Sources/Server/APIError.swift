@@ -1,4 +1,5 @@
 import HTTPTypes
+import Routing
 
 /// An error the HTTP API returns as `{"error": {"code", "message"}}` with its status.
 public struct APIError: Error, Sendable, CustomStringConvertible {
@@ -8,6 +9,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// How long the client should wait before retrying (sent as `Retry-After`).
     public var retryAfter: Duration?
+    /// The rate limit that refused the request (sent as `X-RateLimit-*`).
+    public var rateLimit: RateLimitStatus?
+    /// Why each routing candidate was left out (422 `requirements_unmet`).
+    public var excluded: [RouteExclusion] = []
+    /// What was tried before giving up (503 `all_candidates_failed`).
+    public var attempts: [RoutingError.Attempt] = []
 
     /// OpenAI's error category, for SDKs that read it.
     var type: String { status.code >= 500 ? "api_error" : status.code == 429 ? "rate_limit_error" : "invalid_request_error" }

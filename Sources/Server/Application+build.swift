@@ -1,14 +1,22 @@
 import Hummingbird
 import Logging
+import Prometheus
 import Retrieval
 import Routing
 import ServiceLifecycle
+import Storage
 
 /// What the HTTP surface needs from the rest of the appliance.
 public struct ServerDependencies: Sendable {
     public var ask: AskService
     /// The providers chat and embedding requests go to.
-    public var providers: ProviderRegistry
+    public var providers: ProviderRegistry { router.registry }
+    /// Routes chat requests over the providers.
+    public var router: AIRouter
+    /// Usage records in PostgreSQL, for `GET /api/usage`.
+    public var usage: PostgresUsageLedger?
+    /// What `GET /metrics` serves (the router's metrics are made on it).
+    public var metrics: PrometheusCollectorRegistry
     /// Whether the database answers and its migrations are applied.
     public var isReady: @Sendable () async -> Bool
     /// Background services to run with the server (the database client first); shut down in reverse order.
@@ -17,11 +25,14 @@ public struct ServerDependencies: Sendable {
     public var beforeServerStarts: @Sendable () async throws -> Void
 
     public init(
-        ask: AskService, providers: ProviderRegistry, isReady: @escaping @Sendable () async -> Bool,
-        services: [any Service], beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
+        ask: AskService, router: AIRouter, usage: PostgresUsageLedger?, metrics: PrometheusCollectorRegistry,
+        isReady: @escaping @Sendable () async -> Bool, services: [any Service],
+        beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
     ) {
         self.ask = ask
-        self.providers = providers
+        self.router = router
+        self.usage = usage
+        self.metrics = metrics
         self.isReady = isReady
         self.services = services
         self.beforeServerStarts = beforeServerStarts
@@ -34,10 +45,9 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
     router.add(middleware: ErrorMiddleware())
     HealthController(isReady: dependencies.isReady).addRoutes(to: router)
     AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
-    let gateway = ChatGateway(registry: dependencies.providers)
-    AIController(gateway: gateway, limits: configuration.limits).addRoutes(to: router)
-    OpenAICompatibleController(gateway: gateway, registry: dependencies.providers, limits: configuration.limits)
-        .addRoutes(to: router)
+    AIController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
+    OpenAICompatibleController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
+    RouterController(router: dependencies.router, usage: dependencies.usage, metrics: dependencies.metrics).addRoutes(to: router)
     return router
 }
 

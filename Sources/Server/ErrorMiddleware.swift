@@ -47,9 +47,20 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 switch error.code {
                 case .unknownModel: .notFound
                 case .noProviderAvailable: .serviceUnavailable
-                case .unknownProvider, .modelRequired, .unknownEmbeddingModel: .badRequest
+                case .unknownProvider, .modelRequired, .unknownEmbeddingModel, .unknownStrategy, .unknownTask: .badRequest
+                case .requirementsUnmet: .unprocessableContent
+                case .rateLimited, .budgetExceeded: .tooManyRequests
+                // Every attempt was refused for rate limits: the client should slow down, not report an outage.
+                case .allCandidatesFailed where error.attempts.allSatisfy { $0.error == "rate_limited" || $0.error == "rateLimited" }:
+                    .tooManyRequests
+                case .allCandidatesFailed, .budgetUnavailable: .serviceUnavailable
                 }
-            return APIError(status: status, code: error.code.rawValue, message: error.message)
+            var apiError = APIError(status: status, code: error.code.rawValue, message: error.message)
+            apiError.retryAfter = error.retryAfter
+            apiError.rateLimit = error.rateLimit
+            apiError.excluded = error.exclusions
+            apiError.attempts = error.attempts
+            return apiError
         case is NIOTooManyBytesError:
             return APIError(status: .contentTooLarge, code: "body_too_large", message: "The request body is too large.")
         case let error as any HTTPResponseError:
@@ -100,7 +111,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func errorJSON(_ error: APIError) -> String {
-        let body = ErrorBody(error: .init(code: error.code, message: error.message, type: error.type))
+        let body = ErrorBody(
+            error: .init(
+                code: error.code, message: error.message, type: error.type, excluded: error.excluded.isEmpty ? nil : error.excluded,
+                attempts: error.attempts.isEmpty ? nil : error.attempts))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(body)) ?? Data(), as: UTF8.self)
@@ -112,6 +126,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let seconds = max(1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))
             headers[.retryAfter] = "\(seconds)"
         }
+        if let rateLimit = error.rateLimit { RouteHeaders.apply(rateLimit, to: &headers) }
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: errorJSON(error))))
     }
 }
@@ -123,6 +138,10 @@ struct ErrorBody: Codable, Sendable {
         var message: String
         /// OpenAI's error category: `invalid_request_error` for 4xx, `api_error` for 5xx.
         var type: String
+        /// Why each candidate was left out (`requirements_unmet`).
+        var excluded: [RouteExclusion]?
+        /// What was tried (`all_candidates_failed`).
+        var attempts: [RoutingError.Attempt]?
     }
     var error: Detail
 }

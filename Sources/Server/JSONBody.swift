@@ -6,6 +6,27 @@ import NIOCore
 enum JSONBody {
     /// Decodes the request body as `T`, after checking its size; decoding problems become 400s naming the field.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try decode(T.self, from: try await collect(request, limit: limit))
+    }
+
+    /// Decodes the request body twice: as `T` and as `U` (a request's own fields and the appliance's extensions).
+    static func decode<T: Decodable, U: Decodable>(_ type: T.Type, _ other: U.Type, from request: Request, limit: Int)
+        async throws -> (T, U)
+    {
+        let data = try await collect(request, limit: limit)
+        return (try decode(T.self, from: data), try decode(U.self, from: data))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw APIError.invalidRequest(describe(error))
+        }
+    }
+
+    /// The request body, after checking its size.
+    static func collect(_ request: Request, limit: Int) async throws -> Data {
         var request = request
         let buffer: ByteBuffer
         do {
@@ -16,11 +37,7 @@ enum JSONBody {
                 message: "The request body is over the \(limit)-byte limit.")
         }
         guard buffer.readableBytes > 0 else { throw APIError.invalidRequest("The request body is empty; send a JSON object.") }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw APIError.invalidRequest(describe(error))
-        }
+        return Data(buffer.readableBytesView)
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -47,11 +47,9 @@ import Testing
             var configuration = ServerConfiguration()
             configuration.limits = limits
             let migrations = try TestDatabase.migrations()
-            let dependencies = ServerDependencies(
+            let dependencies = ApplianceRouter(client: client, configuration: RoutingConfiguration()).dependencies(
                 ask: appliance.askService,
-                providers: ProviderRegistry.make(configuration: RoutingConfiguration(), transport: ProviderTransport()),
-                isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: TestDatabase.logger) },
-                services: [])
+                isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: TestDatabase.logger) })
             let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: TestDatabase.logger)
             try await app.test(.router) { client in try await body(client) }
         }

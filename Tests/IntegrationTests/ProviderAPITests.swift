@@ -17,13 +17,11 @@ import Testing
     func withAppliance(
         environment: [String: String], yaml: String? = nil, _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        var configuration = try yaml.map { try RoutingConfiguration.parse(yaml: $0, environment: environment) } ?? RoutingConfiguration()
-        configuration = configuration.mergingEnvironmentProviders(environment)
-        let registry = ProviderRegistry.make(configuration: configuration, transport: ProviderTransport(connectTimeout: .seconds(2)))
+        let configuration = try yaml.map { try RoutingConfiguration.parse(yaml: $0, environment: environment) } ?? RoutingConfiguration()
+        let merged = configuration.mergingEnvironmentProviders(environment)
         try await TestDatabase.withFreshDatabase { client, _ in
             let appliance = Appliance(client: client)
-            let dependencies = ServerDependencies(
-                ask: appliance.askService, providers: registry, isReady: { true }, services: [])
+            let dependencies = ApplianceRouter(client: client, configuration: merged).dependencies(ask: appliance.askService)
             let app = buildApplication(configuration: ServerConfiguration(), dependencies: dependencies, logger: TestDatabase.logger)
             try await app.test(.router) { client in try await body(client) }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Providers
 import Testing
 
@@ -110,5 +111,76 @@ import Testing
         #expect("\(secret)" == "<redacted>")
         #expect(String(reflecting: secret) == "<redacted>")
         #expect(!"\(RoutingConfiguration.Endpoint(url: "https://x", apiKey: secret))".contains("abcdef"))
+    }
+
+    @Test func parsesTheRoutersSections() throws {
+        let yaml = """
+            routing:
+              default_strategy: support
+            providers:
+              ollama:
+                endpoints: [{url: "http://a:11434", max_concurrency: 4}, {url: "http://b:11434", weight: 3}]
+                load_balancing: least_connections
+            strategies:
+              support:
+                - {provider: ollama, model: llama3.2, max_load: 0.8, require_local: true}
+                - {provider: openai, model: gpt-4o-mini, max_cost_per_1k: 0.001}
+            caching: {enabled: true, backend: redis, ttl: 10m}
+            rate_limits: {per_tenant: "1000/hour", per_provider: 10000/hour}
+            tenants:
+              acme: {default_strategy: privacy_first, allowed_providers: [ollama], budget: {daily_usd: 5, monthly_usd: 100}, rate_limit: 20/minute, cache_ttl: 60s}
+              hospital: {privacy_mode: true}
+            tasks: {summarize: cost_optimized}
+            health: {probe_interval: 15s, failure_threshold: 3, cooldown: 1m}
+            """
+        let configuration = try RoutingConfiguration.parse(yaml: yaml, environment: [:])
+        #expect(configuration.routing.defaultStrategy == "support")
+        #expect(configuration.provider(named: "ollama")?.loadBalancing == .leastConnections)
+        #expect(configuration.provider(named: "ollama")?.endpoints.map(\.maximumConcurrency) == [4, 16])
+        #expect(
+            configuration.strategies["support"] == [
+                .init(provider: "ollama", model: "llama3.2", maximumLoad: 0.8, requireLocal: true),
+                .init(provider: "openai", model: "gpt-4o-mini", maximumCostPer1K: 0.001),
+            ])
+        #expect(configuration.caching.enabled && configuration.caching.backend == .postgres)
+        #expect(configuration.caching.timeToLive == .seconds(600))
+        #expect(configuration.rateLimits.perTenant == RateLimit(requests: 1000, period: .seconds(3600)))
+        #expect(configuration.rateLimits.perProvider == RateLimit(requests: 10000, period: .seconds(3600)))
+        let acme = try #require(configuration.tenants["acme"])
+        #expect(acme.allowedProviders == ["ollama"] && acme.defaultStrategy == "privacy_first")
+        #expect(acme.budget == .init(dailyUSD: 5, monthlyUSD: 100) && acme.rateLimit == RateLimit(requests: 20, period: .seconds(60)))
+        #expect(acme.cacheTimeToLive == .seconds(60))
+        #expect(configuration.tenants["hospital"]?.privacyMode == true)
+        #expect(configuration.tasks == ["summarize": "cost_optimized"])
+        #expect(configuration.health.failureThreshold == 3 && configuration.health.cooldown == .seconds(60))
+    }
+
+    @Test func mistakesInTheRoutersSectionsNameTheKeyAndLine() {
+        func problem(_ yaml: String) -> ConfigurationError? {
+            #expect(throws: ConfigurationError.self) { try RoutingConfiguration.parse(yaml: yaml, environment: [:]) }
+        }
+        let unknownStrategy = problem("routing:\n  default_strategy: fastest\n")
+        #expect(unknownStrategy?.keyPath == "routing.default_strategy" && unknownStrategy?.line == 2)
+        #expect(unknownStrategy?.message.contains("unknown strategy 'fastest'") == true)
+        let badLimit = problem("rate_limits:\n  per_tenant: lots\n")
+        #expect(badLimit?.keyPath == "rate_limits.per_tenant" && badLimit?.message.contains("1000/hour") == true)
+        let badLoad = problem("strategies:\n  s:\n    - {provider: ollama, max_load: 1.5}\n")
+        #expect(badLoad?.keyPath == "strategies.s[0].max_load")
+        let unknownProvider = problem("strategies:\n  s:\n    - {provider: mistral}\n")
+        #expect(unknownProvider?.keyPath == "strategies.s[0]" && unknownProvider?.line == 3)
+        let taskTarget = problem("tasks:\n  summarize: cheapest\n")
+        #expect(taskTarget?.keyPath == "tasks.summarize")
+        let tenantKey = problem("tenants:\n  acme: {budget: {weekly_usd: 1}}\n")
+        #expect(tenantKey?.keyPath == "tenants.acme.budget.weekly_usd")
+        let balancing = problem("providers:\n  ollama: {endpoints: [{url: 'http://a'}], load_balancing: random}\n")
+        #expect(balancing?.keyPath == "providers.ollama.load_balancing")
+    }
+
+    @Test func theSampleRoutingFileIsValid() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/ai_routing.yaml")
+        let configuration = try RoutingConfiguration.parse(yaml: try String(contentsOf: sample, encoding: .utf8), environment: [:])
+        #expect(configuration.strategies["support"]?.count == 3)
+        #expect(configuration.tenants["hospital"]?.privacyMode == true)
     }
 }

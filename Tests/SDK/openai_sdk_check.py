@@ -101,6 +101,34 @@ def check_unknown_model_is_404():
     raise AssertionError("expected NotFoundError")
 
 
+def check_route_headers():
+    raw = client.chat.completions.with_raw_response.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Why is the sky blue?"}],
+        extra_body={"tenant": "sdk-tenant"},
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content
+    assert raw.headers["x-unity-route"].startswith("openai/gpt-4o-mini/http://127.0.0.1:"), raw.headers["x-unity-route"]
+    assert raw.headers["x-unity-fallbacks"] == "0"
+    assert raw.headers["x-unity-cache"] == "disabled"
+    assert float(raw.headers["x-unity-cost-usd"]) >= 0
+
+
+def check_unmet_requirements_are_422():
+    try:
+        client.chat.completions.create(
+            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+            extra_body={"requirements": {"min_quality": "high"}},
+        )
+    except openai.UnprocessableEntityError as error:
+        assert error.status_code == 422
+        detail = error.response.json()["error"]
+        assert detail["code"] == "requirements_unmet", detail
+        assert detail["excluded"][0]["requirement"] == "min_quality", detail
+    else:
+        raise AssertionError("expected a 422")
+
+
 checks = [value for name, value in sorted(globals().items()) if name.startswith("check_")]
 passed = failed = 0
 for check in checks:

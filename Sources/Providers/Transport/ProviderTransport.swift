@@ -18,9 +18,14 @@ public struct UpstreamResponse: Sendable {
 public final class ProviderTransport: Sendable {
     let client: HTTPClient
 
+    /// Connections kept per upstream host. AsyncHTTPClient's default of 8 would queue the ninth concurrent
+    /// completion (each can take seconds) behind the others.
+    public static let connectionsPerHost = 256
+
     /// A transport with its own client; `connect` is the connection timeout.
     public init(connectTimeout: Duration = .seconds(10)) {
         var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connectionsPerHost)
         configuration.timeout.connect = .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000
             + Int64(connectTimeout.components.attoseconds / 1_000_000_000))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

@@ -6,9 +6,10 @@ import Providers
 import Routing
 
 /// The seed's API: `POST /api/ai/chat` and `POST /api/ai/generate`, JSON or (with `"stream": true`) server-sent
-/// events `data: {"delta": "…"}` ending with `data: {"done": true, …}`.
+/// events `data: {"delta": "…"}` ending with `data: {"done": true, …}`. Requests are routed by ``AIRouter``:
+/// `"provider": "auto"` (or none) uses the strategy; the routing fields are in ``RoutingOptions``.
 struct AIController<Context: RequestContext>: Sendable {
-    let gateway: ChatGateway
+    let router: AIRouter
     let limits: ServerConfiguration.Limits
 
     struct ChatBody: Decodable {
@@ -22,10 +23,9 @@ struct AIController<Context: RequestContext>: Sendable {
         var stream: Bool?
         var temperature: Double?
         var maxTokens: Int?
-        var fallback: Fallback?
 
         enum CodingKeys: String, CodingKey {
-            case provider, model, messages, stream, temperature, fallback, maxTokens = "max_tokens"
+            case provider, model, messages, stream, temperature, maxTokens = "max_tokens"
         }
     }
 
@@ -37,30 +37,9 @@ struct AIController<Context: RequestContext>: Sendable {
         var stream: Bool?
         var temperature: Double?
         var maxTokens: Int?
-        var fallback: Fallback?
 
         enum CodingKeys: String, CodingKey {
-            case provider, model, prompt, system, stream, temperature, fallback, maxTokens = "max_tokens"
-        }
-    }
-
-    /// `fallback`: a provider name, a list of names, or `true` for every other enabled provider.
-    struct Fallback: Decodable {
-        var providers: [String]?
-        var everyOther: Bool
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let flag = try? container.decode(Bool.self) {
-                providers = nil
-                everyOther = flag
-            } else if let one = try? container.decode(String.self) {
-                providers = [one]
-                everyOther = false
-            } else {
-                providers = try container.decode([String].self)
-                everyOther = false
-            }
+            case provider, model, prompt, system, stream, temperature, maxTokens = "max_tokens"
         }
     }
 
@@ -83,10 +62,13 @@ struct AIController<Context: RequestContext>: Sendable {
         var usage: Usage
         var latencyMs: Double
         var fallbacks: [String]
+        var cache: String
+        var costUsd: Double?
+        var strategy: String?
 
         enum CodingKeys: String, CodingKey {
-            case provider, model, endpoint, message, response, usage, fallbacks
-            case finishReason = "finish_reason", latencyMs = "latency_ms"
+            case provider, model, endpoint, message, response, usage, fallbacks, cache, strategy
+            case finishReason = "finish_reason", latencyMs = "latency_ms", costUsd = "cost_usd"
         }
     }
 
@@ -96,60 +78,56 @@ struct AIController<Context: RequestContext>: Sendable {
     }
 
     func chat(_ request: Request) async throws -> Response {
-        let body = try await JSONBody.decode(ChatBody.self, from: request, limit: limits.maximumBodyBytes)
+        let (body, options) = try await JSONBody.decode(
+            ChatBody.self, RoutingOptions.self, from: request, limit: limits.maximumBodyBytes)
         guard !body.messages.isEmpty else { throw APIError.invalidRequest("The field 'messages' must not be empty.") }
         let chatRequest = ChatRequest(
             messages: body.messages.map { ChatMessage(role: $0.role, content: $0.content) }, temperature: body.temperature,
             maximumTokens: body.maxTokens)
+        let route = try options.routeRequest(
+            provider: body.provider, model: body.model, messages: chatRequest.messages, maximumTokens: body.maxTokens,
+            headers: request.headers, registry: router.registry)
         return try await answer(
-            chatRequest, provider: body.provider, model: body.model, stream: body.stream == true,
-            fallbacks: fallbacks(body.fallback, primary: body.provider), asGenerate: false)
+            RoutedChatRequest(chat: chatRequest, route: route, useCache: options.cache ?? true), stream: body.stream == true,
+            asGenerate: false)
     }
 
     func generate(_ request: Request) async throws -> Response {
-        let body = try await JSONBody.decode(GenerateBody.self, from: request, limit: limits.maximumBodyBytes)
+        let (body, options) = try await JSONBody.decode(
+            GenerateBody.self, RoutingOptions.self, from: request, limit: limits.maximumBodyBytes)
         guard !body.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.invalidRequest("The field 'prompt' must not be empty.")
         }
-        let generateRequest = GenerateRequest(
-            prompt: body.prompt, system: body.system, temperature: body.temperature, maximumTokens: body.maxTokens)
+        let chatRequest = GenerateRequest(
+            prompt: body.prompt, system: body.system, temperature: body.temperature, maximumTokens: body.maxTokens
+        ).chatRequest
+        let route = try options.routeRequest(
+            provider: body.provider, model: body.model, messages: chatRequest.messages, maximumTokens: body.maxTokens,
+            headers: request.headers, registry: router.registry)
         return try await answer(
-            generateRequest.chatRequest, provider: body.provider, model: body.model, stream: body.stream == true,
-            fallbacks: fallbacks(body.fallback, primary: body.provider), asGenerate: true)
+            RoutedChatRequest(chat: chatRequest, route: route, useCache: options.cache ?? true), stream: body.stream == true,
+            asGenerate: true)
     }
 
-    private func fallbacks(_ fallback: Fallback?, primary: String?) -> [String] {
-        guard let fallback else { return [] }
-        if let providers = fallback.providers { return providers.filter { $0 != primary } }
-        guard fallback.everyOther else { return [] }
-        return gateway.registry.entries.filter { $0.isEnabled && $0.capabilities.chat && $0.name != primary && $0.name != "local" }
-            .map(\.name)
-    }
-
-    private func answer(
-        _ request: ChatRequest, provider: String?, model: String?, stream: Bool, fallbacks: [String], asGenerate: Bool
-    ) async throws -> Response {
+    private func answer(_ request: RoutedChatRequest, stream: Bool, asGenerate: Bool) async throws -> Response {
         guard stream else {
-            let (response, route) = try await gateway.chat(request, provider: provider, model: model, fallbacks: fallbacks)
-            let latency = response.latency.components
+            let (response, outcome) = try await router.chat(request)
             let reply = Reply(
                 provider: response.provider, model: response.model, endpoint: response.endpoint,
                 message: asGenerate ? nil : .init(content: response.text), response: asGenerate ? response.text : nil,
                 finishReason: response.finishReason.rawValue,
                 usage: .init(inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens),
-                latencyMs: (Double(latency.seconds) * 1000 + Double(latency.attoseconds) / 1e15).rounded(),
-                fallbacks: route.fallbacks)
+                latencyMs: (response.latency.milliseconds).rounded(), fallbacks: outcome.fallbacks, cache: outcome.cache.rawValue,
+                costUsd: outcome.costUSD, strategy: outcome.strategy)
             var http = try JSONBody.response(reply)
-            http.headers[HTTPField.Name("x-unity-route")!] = "\(route.header)/\(response.endpoint)"
-            http.headers[HTTPField.Name("x-unity-fallbacks")!] = "\(route.fallbacks.count)"
+            RouteHeaders.apply(outcome, to: &http.headers)
             return http
         }
-        let (events, route) = try await gateway.stream(request, provider: provider, model: model, fallbacks: fallbacks)
+        let (events, outcome) = try await router.stream(request)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
-        headers[HTTPField.Name("x-unity-route")!] = route.header
-        headers[HTTPField.Name("x-unity-fallbacks")!] = "\(route.fallbacks.count)"
+        RouteHeaders.apply(outcome, to: &headers)
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
@@ -164,9 +142,18 @@ struct AIController<Context: RequestContext>: Sendable {
                             try await send(["delta": text])
                         case .end(let reason, let usage):
                             var done: [String: Any] = [
-                                "done": true, "finish_reason": reason.rawValue, "provider": route.provider, "model": route.model,
+                                "done": true, "finish_reason": reason.rawValue, "provider": outcome.provider, "model": outcome.model,
+                                "cache": outcome.cache.rawValue,
                             ]
-                            if let usage { done["usage"] = ["input_tokens": usage.inputTokens, "output_tokens": usage.outputTokens] }
+                            if let usage {
+                                done["usage"] = ["input_tokens": usage.inputTokens, "output_tokens": usage.outputTokens]
+                                let capabilities = router.registry.capabilities(provider: outcome.provider, model: outcome.model)
+                                done["cost_usd"] =
+                                    outcome.cache == .hit
+                                    ? 0
+                                    : (Double(usage.inputTokens) * capabilities.inputPricePer1K + Double(usage.outputTokens)
+                                        * capabilities.outputPricePer1K) / 1000
+                            }
                             try await send(done)
                         }
                     }

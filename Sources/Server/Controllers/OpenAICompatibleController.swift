@@ -8,8 +8,8 @@ import Routing
 /// The OpenAI-compatible API: `POST /v1/chat/completions` (JSON or SSE), `POST /v1/embeddings` (float or
 /// base64), `GET /v1/models`. The `model` field takes `provider/model`, a bare model name, or `auto`.
 struct OpenAICompatibleController<Context: RequestContext>: Sendable {
-    let gateway: ChatGateway
-    let registry: ProviderRegistry
+    let router: AIRouter
+    var registry: ProviderRegistry { router.registry }
     let limits: ServerConfiguration.Limits
 
     func addRoutes(to router: Router<Context>) {
@@ -19,7 +19,8 @@ struct OpenAICompatibleController<Context: RequestContext>: Sendable {
     }
 
     func chatCompletions(_ request: Request) async throws -> Response {
-        let body = try await JSONBody.decode(OpenAIWire.ChatCompletionRequest.self, from: request, limit: limits.maximumBodyBytes)
+        let (body, options) = try await JSONBody.decode(
+            OpenAIWire.ChatCompletionRequest.self, RoutingOptions.self, from: request, limit: limits.maximumBodyBytes)
         guard !body.messages.isEmpty else { throw APIError.invalidRequest("The field 'messages' must not be empty.") }
         guard (body.n ?? 1) == 1 else { throw APIError.invalidRequest("Only n = 1 is supported.") }
         var messages: [ChatMessage] = []
@@ -37,29 +38,32 @@ struct OpenAICompatibleController<Context: RequestContext>: Sendable {
         let chatRequest = ChatRequest(
             messages: messages, temperature: body.temperature,
             maximumTokens: body.maxCompletionTokens ?? body.maxTokens, stop: body.stop?.values ?? [])
+        let maximumTokens = body.maxCompletionTokens ?? body.maxTokens
+        let route = try options.routeRequest(
+            provider: body.provider, model: body.model, messages: messages, maximumTokens: maximumTokens, headers: request.headers,
+            registry: registry)
+        let routed = RoutedChatRequest(chat: chatRequest, route: route, useCache: options.cache ?? true)
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
 
         guard body.stream == true else {
-            let (response, route) = try await gateway.chat(chatRequest, provider: nil, model: body.model)
+            let (response, outcome) = try await router.chat(routed)
             let completion = OpenAIWire.ChatCompletion(
                 id: String(id), created: created, model: response.model,
                 choices: [.init(message: .init(content: response.text), finishReason: OpenAIWire.finishReason(response.finishReason))],
                 usage: .init(response.usage))
             var reply = try JSONBody.response(completion)
-            reply.headers[HTTPField.Name("x-unity-route")!] = route.header + "/" + response.endpoint
-            reply.headers[HTTPField.Name("x-unity-fallbacks")!] = "\(route.fallbacks.count)"
+            RouteHeaders.apply(outcome, to: &reply.headers)
             return reply
         }
 
         let includeUsage = body.streamOptions?.includeUsage == true
-        let (stream, route) = try await gateway.stream(chatRequest, provider: nil, model: body.model)
-        let model = route.model
+        let (stream, outcome) = try await router.stream(routed)
+        let model = outcome.model
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
-        headers[HTTPField.Name("x-unity-route")!] = route.header
-        headers[HTTPField.Name("x-unity-fallbacks")!] = "\(route.fallbacks.count)"
+        RouteHeaders.apply(outcome, to: &headers)
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in

@@ -24,12 +24,11 @@ enum OpenAIWire {
         var maxCompletionTokens: Int?
         var stop: StopSequences?
         var n: Int?
-        // Appliance extensions, ignored by OpenAI itself.
-        var strategy: String?
-        var cache: Bool?
+        /// An appliance extension (the others are in ``RoutingOptions``): the provider, or `auto`.
+        var provider: String?
 
         enum CodingKeys: String, CodingKey {
-            case model, messages, stream, temperature, stop, n, strategy, cache
+            case model, messages, stream, temperature, stop, n, provider
             case streamOptions = "stream_options"
             case maxTokens = "max_tokens"
             case maxCompletionTokens = "max_completion_tokens"

@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Where rate-limit windows are counted for every instance: the shared PostgreSQL (`rate_limit_windows`), or memory.
+public protocol RateLimitLedger: Sendable {
+    /// Takes up to `amount` of the `limit` requests of the window starting at `windowStart` for `key`, atomically
+    /// across instances. Returns how many were granted (0 when the window is used up) and how many the window has
+    /// handed out in all.
+    func claim(key: String, windowStart: Date, limit: Int, amount: Int) async throws -> (granted: Int, used: Int)
+}
+
+/// What a rate limit says of one request, for the `X-RateLimit-*` headers.
+public struct RateLimitStatus: Sendable, Equatable {
+    /// `tenant:acme` or `provider:openai`.
+    public var scope: String
+    public var limit: Int
+    /// Requests left in the window as this instance knows it (its unused lease plus the window's unclaimed rest).
+    public var remaining: Int
+    /// When the window ends.
+    public var reset: Date
+}
+
+/// Per-key fixed-window rate limits shared by every instance on one database, without a database round trip per
+/// request: each instance claims the window's requests in small leases (`limit / 50`, at most 20) and admits
+/// requests from its lease locally.
+///
+/// Accuracy: the ledger never hands out more than `limit` per window, so instances together never admit more than
+/// the limit. An instance may hold up to one unused lease, so a busy instance can be refused while another holds
+/// requests it has not used: at most `(instances - 1) × lease` requests per window go unused. If the ledger cannot
+/// be reached the request is admitted (and logged): the limit protects upstreams, it should not take the
+/// appliance down with the database.
+public final class RateLimiter: Sendable {
+    public typealias Decision = (allowed: Bool, status: RateLimitStatus)
+
+    struct Bucket {
+        var window: Int64
+        var leased = 0
+        /// The window's total handed out to all instances, as of this instance's last claim.
+        var knownUsed = 0
+        var claim: Task<(granted: Int, used: Int), any Error>?
+    }
+
+    let ledger: any RateLimitLedger
+    let clock: any RouterClock
+    let logger: Logger
+    private let buckets = Mutex<[String: Bucket]>([:])
+
+    public init(ledger: any RateLimitLedger, clock: any RouterClock, logger: Logger) {
+        self.ledger = ledger
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Requests one claim takes from the shared window.
+    public static func leaseSize(for limit: RateLimit) -> Int {
+        min(max(limit.requests / 50, 1), 20)
+    }
+
+    /// Admits or refuses one request under `limit` for `key`.
+    public func acquire(_ key: String, limit: RateLimit) async -> Decision {
+        let period = limit.period.seconds
+        while true {
+            let date = clock.date()
+            let window = Int64((date.timeIntervalSince1970 / period).rounded(.down))
+            let windowStart = Date(timeIntervalSince1970: Double(window) * period)
+            let reset = windowStart.addingTimeInterval(period)
+            enum Step {
+                case decided(Decision)
+                case wait(Task<(granted: Int, used: Int), any Error>)
+            }
+            let step = buckets.withLock { buckets -> Step in
+                var bucket = buckets[key].flatMap { $0.window == window ? $0 : nil } ?? Bucket(window: window)
+                defer { buckets[key] = bucket }
+                func status() -> RateLimitStatus {
+                    RateLimitStatus(
+                        scope: key, limit: limit.requests,
+                        remaining: max(0, limit.requests - bucket.knownUsed) + bucket.leased, reset: reset)
+                }
+                if bucket.leased > 0 {
+                    bucket.leased -= 1
+                    return .decided((true, status()))
+                }
+                if bucket.knownUsed >= limit.requests { return .decided((false, status())) }
+                if let claim = bucket.claim { return .wait(claim) }
+                let amount = Self.leaseSize(for: limit)
+                let ledger = self.ledger
+                let claim = Task { try await ledger.claim(key: key, windowStart: windowStart, limit: limit.requests, amount: amount) }
+                bucket.claim = claim
+                return .wait(claim)
+            }
+            switch step {
+            case .decided(let decision):
+                return decision
+            case .wait(let claim):
+                do {
+                    let result = try await claim.value
+                    buckets.withLock { buckets in
+                        guard var bucket = buckets[key], bucket.window == window, bucket.claim == claim else { return }
+                        bucket.claim = nil
+                        bucket.leased += result.granted
+                        bucket.knownUsed = max(bucket.knownUsed, result.used)
+                        buckets[key] = bucket
+                    }
+                } catch {
+                    buckets.withLock { buckets in
+                        if buckets[key]?.claim == claim { buckets[key]?.claim = nil }
+                    }
+                    logger.warning(
+                        "Rate limit ledger unavailable, admitting the request",
+                        metadata: ["rate_limit.scope": "\(key)", "error": "\(String(reflecting: error))"])
+                    return (true, RateLimitStatus(scope: key, limit: limit.requests, remaining: limit.requests, reset: reset))
+                }
+            }
+        }
+    }
+}
+
+/// A ledger in this process's memory: for a single instance without a shared database, and for tests.
+public final class InMemoryRateLimitLedger: RateLimitLedger {
+    private let windows = Mutex<[String: Int]>([:])
+
+    public init() {}
+
+    public func claim(key: String, windowStart: Date, limit: Int, amount: Int) async throws -> (granted: Int, used: Int) {
+        windows.withLock { windows in
+            let id = "\(key)@\(windowStart.timeIntervalSince1970)"
+            let used = windows[id, default: 0]
+            let granted = max(0, min(amount, limit - used))
+            windows[id] = used + granted
+            return (granted, used + granted)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Providers
+import Routing
+
+/// The appliance's routing fields, accepted by `/api/ai/*` and (as extra body fields) by `/v1/chat/completions`:
+/// `tenant`, `strategy`, `task`, `requirements`, `cache`, `fallback`.
+struct RoutingOptions: Decodable {
+    struct Requirements: Decodable {
+        var maxCost: Double?
+        var maxLatencyMs: Double?
+        var minQuality: String?
+
+        enum CodingKeys: String, CodingKey {
+            case maxCost = "max_cost", maxLatencyMs = "max_latency_ms", minQuality = "min_quality"
+        }
+    }
+
+    /// `fallback`: a provider name, a list of names, or `true` for every other enabled provider.
+    struct Fallback: Decodable {
+        var providers: [String]?
+        var everyOther: Bool
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let flag = try? container.decode(Bool.self) {
+                providers = nil
+                everyOther = flag
+            } else if let one = try? container.decode(String.self) {
+                providers = [one]
+                everyOther = false
+            } else {
+                providers = try container.decode([String].self)
+                everyOther = false
+            }
+        }
+    }
+
+    var tenant: String?
+    var strategy: String?
+    var task: String?
+    var requirements: Requirements?
+    var cache: Bool?
+    var fallback: Fallback?
+
+    /// The tenant header, for clients that cannot add body fields.
+    static let tenantHeader = HTTPField.Name("x-unity-tenant")!
+
+    /// The route request for `messages`, validated: a bad tenant name or requirement is a 400.
+    func routeRequest(
+        provider: String?, model: String?, messages: [ChatMessage], maximumTokens: Int?, headers: HTTPFields,
+        registry: ProviderRegistry
+    ) throws -> RouteRequest {
+        let tenant = tenant ?? headers[Self.tenantHeader] ?? "default"
+        guard TenantName.isValid(tenant) else {
+            throw APIError.invalidRequest(
+                "The tenant '\(tenant.prefix(80))' is not a valid name: use 1-63 letters, digits, '.', '_' or '-'.")
+        }
+        var route = RouteRequest(
+            tenant: tenant, provider: provider, model: model, strategy: strategy, task: task,
+            estimatedInputTokens: RoutePlanner.estimateTokens(messages), maximumOutputTokens: maximumTokens)
+        if let maximumTokens, maximumTokens <= 0 { throw APIError.invalidRequest("max_tokens must be positive.") }
+        if let requirements {
+            var parsed = RouteRequest.Requirements()
+            if let cost = requirements.maxCost {
+                guard cost >= 0 else { throw APIError.invalidRequest("requirements.max_cost must not be negative.") }
+                parsed.maximumCostUSD = cost
+            }
+            if let latency = requirements.maxLatencyMs {
+                guard latency > 0 else { throw APIError.invalidRequest("requirements.max_latency_ms must be positive.") }
+                parsed.maximumLatencyMilliseconds = latency
+            }
+            if let quality = requirements.minQuality {
+                guard let tier = QualityTier(rawValue: quality) else {
+                    throw APIError.invalidRequest("requirements.min_quality is low, medium or high.")
+                }
+                parsed.minimumQuality = tier
+            }
+            route.requirements = parsed
+        }
+        if let fallback {
+            let primary = provider ?? model?.split(separator: "/").first.map(String.init)
+            if let providers = fallback.providers {
+                route.fallbackProviders = providers.filter { $0 != primary }
+            } else if fallback.everyOther {
+                route.fallbackProviders = registry.entries.filter {
+                    $0.isEnabled && $0.capabilities.chat && $0.name != primary && $0.kind != .local
+                }.map(\.name)
+            }
+        }
+        return route
+    }
+}
+
+/// The `x-unity-*` and `X-RateLimit-*` response headers.
+enum RouteHeaders {
+    static let route = HTTPField.Name("x-unity-route")!
+    static let fallbacks = HTTPField.Name("x-unity-fallbacks")!
+    static let cache = HTTPField.Name("x-unity-cache")!
+    static let cost = HTTPField.Name("x-unity-cost-usd")!
+    static let strategy = HTTPField.Name("x-unity-strategy")!
+    static let limit = HTTPField.Name("x-ratelimit-limit")!
+    static let remaining = HTTPField.Name("x-ratelimit-remaining")!
+    static let reset = HTTPField.Name("x-ratelimit-reset")!
+
+    static func apply(_ outcome: RouteOutcome, to headers: inout HTTPFields) {
+        headers[route] = outcome.header
+        headers[fallbacks] = "\(outcome.fallbacks.count)"
+        headers[cache] = outcome.cache.rawValue
+        if let cost = outcome.costUSD { headers[self.cost] = RoutePlanner.format(cost) }
+        if let strategy = outcome.strategy { headers[self.strategy] = strategy }
+        if let status = outcome.rateLimit { apply(status, to: &headers) }
+    }
+
+    static func apply(_ status: RateLimitStatus, to headers: inout HTTPFields) {
+        headers[limit] = "\(status.limit)"
+        headers[remaining] = "\(status.remaining)"
+        // Seconds until the window resets (as the IETF RateLimit header fields count it; not an epoch time).
+        headers[reset] = "\(max(0, Int(status.reset.timeIntervalSinceNow.rounded(.up))))"
+    }
+}

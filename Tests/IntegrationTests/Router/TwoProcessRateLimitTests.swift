@@ -1,0 +1,109 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Storage
+import Synchronization
+import Testing
+
+/// Two real `unity-ai serve` processes on one database hold a tenant to one rate limit between them.
+@Suite struct TwoProcessRateLimitTests {
+    /// A `unity-ai serve` child process and the port it listens on.
+    final class ServeProcess: Sendable {
+        let process: Process
+        let port: Int
+
+        init(binary: URL, environment: [String: String]) async throws {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"]
+            process.environment = environment
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            self.process = process
+            // The server logs `unity-ai is serving http.address=http://127.0.0.1:PORT` once it listens.
+            let found = Mutex<(port: Int?, log: String)>((nil, ""))
+            let deadline = ContinuousClock.now + .seconds(60)
+            while found.withLock({ $0.port }) == nil {
+                let chunk = errors.fileHandleForReading.availableData
+                if chunk.isEmpty {
+                    if !process.isRunning || ContinuousClock.now > deadline {
+                        throw TestSetupError("unity-ai serve did not start:\n" + found.withLock { $0.log })
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                    continue
+                }
+                found.withLock { state in
+                    state.log += String(decoding: chunk, as: UTF8.self)
+                    if let range = state.log.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                        state.port = Int(state.log[range].split(separator: ":").last ?? "")
+                    }
+                }
+            }
+            port = found.withLock { $0.port! }
+            // Keep draining the log so the child never blocks on a full pipe.
+            errors.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
+        }
+
+        func stop() {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("unity-ai")
+    }
+
+    @Test func twoServeProcessesNeverExceedATenantsLimitTogether() async throws {
+        let binary = Self.binary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw TestSetupError("The unity-ai executable is not at \(binary.path); build it with `swift build` (./deploy/test.sh does).")
+        }
+        let directory = try TemporaryDirectory()
+        defer { directory.delete() }
+        try directory.write("rate_limits: {per_tenant: 30/hour}\n", to: "ai_routing.yaml")
+        try await TestDatabase.withFreshDatabase { _, settings in
+            var url = try #require(URLComponents(string: ProcessInfo.processInfo.environment["UNITY_AI_TEST_DATABASE_URL"] ?? ""))
+            url.path = "/" + settings.database
+            let environment = [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                "HOME": directory.path,
+                "DATABASE_URL": try #require(url.string),
+                "UNITY_AI_CONFIG": directory.path + "/ai_routing.yaml",
+                "UNITY_AI_MIGRATIONS_DIR": TestDatabase.repositoryRoot.appendingPathComponent("migrations").path,
+                "UNITY_AI_EMBEDDING_MODEL": "local",
+                "UNITY_AI_DATA_DIR": directory.path + "/data",
+            ]
+            let first = try await ServeProcess(binary: binary, environment: environment)
+            defer { first.stop() }
+            let second = try await ServeProcess(binary: binary, environment: environment)
+            defer { second.stop() }
+
+            let client = HTTPClient.shared
+            let statuses = try await withThrowingTaskGroup(of: (UInt, String?).self) { group in
+                for index in 0..<80 {
+                    let port = index % 2 == 0 ? first.port : second.port
+                    group.addTask {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/ai/chat")
+                        request.method = .POST
+                        request.headers.add(name: "content-type", value: "application/json")
+                        request.body = .bytes(
+                            ByteBuffer(string: #"{"model": "local", "tenant": "acme", "messages": [{"role": "user", "content": "hello \#(index)"}]}"#))
+                        let response = try await client.execute(request, timeout: .seconds(60))
+                        _ = try await response.body.collect(upTo: 1 << 20)
+                        return (response.status.code, response.headers.first(name: "retry-after"))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0.0 == 200 }.count == 30, "both processes together admit exactly the limit")
+            let refused = statuses.filter { $0.0 == 429 }
+            #expect(refused.count == 50)
+            #expect(refused.allSatisfy { $0.1 != nil })
+        }
+    }
+}
