@@ -1,7 +1,11 @@
 import ArgumentParser
 import Logging
 import Foundation
+import Prometheus
 import Retrieval
+import Routing
+import Retrieval
+import Routing
 import Server
 
 /// `unity-ai ask QUESTION`: a grounded answer with citations.
@@ -38,8 +42,19 @@ struct Ask: AsyncParsableCommand {
         let question = self.question
         let tenant = self.tenant
         let topK = self.topK
+        let answerModel = options.resolvedAnswerModel
         let answer = try await runtime.withDatabase { runtime in
-            try await runtime.askService().ask(question: question, tenant: tenant, topK: topK)
+            // Through the router, as the server answers: the tenant's limits, budget, cache and usage apply.
+            let router = runtime.makeRouter(metrics: PrometheusCollectorRegistry())
+            let result: Result<GroundedAnswer, any Error>
+            do {
+                result = .success(
+                    try await runtime.askService(router: router, answerModel: answerModel).ask(question: question, tenant: tenant, topK: topK))
+            } catch {
+                result = .failure(error)
+            }
+            try? await router.usage.flush()
+            return try result.get()
         }
         if json {
             let encoder = JSONEncoder()

@@ -16,7 +16,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Bin directory of a PostgreSQL with pgvector for the embedded server (env UNITY_AI_PG_BIN).")
     var pgBin: String?
 
-    @Option(help: "Embedding model: 'local' (feature hashing, 512 dimensions) or provider/model from the routing file's catalogue (env UNITY_AI_EMBEDDING_MODEL).")
+    @Option(help: "Embedding model: 'auto' (default: 'minilm' once deploy/install-model.sh has run, else 'local'), 'local' (feature hashing, 512 dimensions), 'minilm' (native all-MiniLM-L6-v2, 384 dimensions) or provider/model from the routing file's catalogue (env UNITY_AI_EMBEDDING_MODEL).")
     var embeddingModel: String?
 
     @Option(help: "Routing file (ai_routing.yaml) with providers and models (env UNITY_AI_CONFIG). Without one, providers come from OLLAMA_HOST, OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY.")

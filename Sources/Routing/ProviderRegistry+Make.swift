@@ -18,6 +18,10 @@ extension ProviderRegistry {
             }
             var clients: [EndpointClient] = []
             var capabilities: ProviderCapabilities?
+            // The connect timeout belongs to the HTTP client's pool: a provider that sets its own gets its own client.
+            let transport =
+                provider.timeouts.connect == ProviderTimeouts().connect
+                ? transport : ProviderTransport(connectTimeout: provider.timeouts.connect)
             for configured in provider.endpoints {
                 let endpoint = ProviderEndpoint(baseURL: configured.url, apiKey: configured.apiKey, timeouts: provider.timeouts)
                 let built = client(for: provider, endpoint: endpoint, keySource: configured.apiKeyVariable, transport: transport)

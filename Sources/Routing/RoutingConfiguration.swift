@@ -174,7 +174,7 @@ public struct RoutingConfiguration: Sendable, Equatable {
 
     /// Active health checks and circuit breakers.
     public struct Health: Sendable, Equatable {
-        /// Time between probes of each endpoint (`/api/tags`, `/v1/models`, `GET models`; no tokens). Defaults
+        /// Time between probes of each endpoint (Ollama `/api/version`, `/v1/models`, Gemini `models`; no tokens). Defaults
         /// to 30 seconds.
         public var probeInterval: Duration = .seconds(30)
         /// Consecutive failures that open an endpoint's circuit. Defaults to 5.

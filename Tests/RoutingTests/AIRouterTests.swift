@@ -222,16 +222,39 @@ import Testing
         var tenant = RoutingConfiguration.TenantPolicy(name: "acme")
         tenant.budget = .init(monthlyUSD: 10)
         configuration.tenants["acme"] = tenant
-        let registry = scriptedRegistry([("ollama", true, [ollama])], catalogue: catalogue)
+        let registry = scriptedRegistry([("ollama", true, [ollama]), ("anthropic", false, [anthropic])], catalogue: catalogue)
         var ledgers = AIRouter.Ledgers.inMemory()
         ledgers.budgets = Down()
         let router = AIRouter(
             configuration: configuration, registry: registry, ledgers: ledgers, metrics: RouterMetrics(factory: NOOPMetricsHandler.instance),
             clock: clock, logger: Logger(label: "test"))
-        let error = await #expect(throws: RoutingError.self) { try await router.chat(request(tenant: "acme")) }
+        let error = await #expect(throws: RoutingError.self) {
+            try await router.chat(request(tenant: "acme", model: "anthropic/claude"))
+        }
         #expect(error?.code == .budgetUnavailable)
-        #expect(ollama.calls == 0)
-        // Tenants without a budget do not need the ledger.
-        _ = try await router.chat(request(tenant: "default"))
+        #expect(anthropic.calls == 0)
+        // A free (local) answer needs no budget, and tenants without a budget do not need the ledger.
+        _ = try await router.chat(request(tenant: "acme", model: "ollama/llama3.2"))
+        _ = try await router.chat(request(tenant: "default", model: "anthropic/claude"))
+    }
+
+    @Test func healthProbesOpenTheCircuitOfAnEndpointThatIsDownWithoutSpendingARequest() async throws {
+        var configuration = RoutingConfiguration()
+        configuration.health.failureThreshold = 2
+        let router = router(configuration)
+        ollama.set(.fail(ProviderError(code: .connectionFailed, message: "down", provider: "ollama")))
+        await router.probeAll()
+        await router.probeAll()
+        let status = try #require(router.providerStatus().first { $0.name == "ollama" })
+        #expect(status.endpoints[0].state == "down" && status.endpoints[0].lastProbeSucceeded == false)
+        // The next request skips ollama without calling it.
+        let calls = ollama.calls
+        let (_, outcome) = try await router.chat(request())
+        #expect(outcome.provider == "openai" && ollama.calls == calls)
+        // Ollama comes back: after the cooldown a successful probe closes the circuit.
+        ollama.set(.answer("back"))
+        clock.advance(by: configuration.health.cooldown)
+        await router.probeAll()
+        #expect(router.providerStatus().first { $0.name == "ollama" }?.endpoints[0].state == "up")
     }
 }

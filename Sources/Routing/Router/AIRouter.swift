@@ -289,8 +289,8 @@ public final class AIRouter: Sendable {
                 admission.cacheStatus = .bypass
             }
         }
-        if let budget = tenant?.budget {
-            let estimate = plan.candidates.map(\.estimatedCostUSD).max() ?? 0
+        // A request that costs nothing (local providers, free models) is not held to the budget.
+        if let budget = tenant?.budget, let estimate = plan.candidates.map(\.estimatedCostUSD).max(), estimate > 0 {
             do {
                 admission.reservation = try await budgets.reserve(tenant: request.route.tenant, budget: budget, amountUSD: estimate)
             } catch let error as RoutingError {
@@ -526,9 +526,11 @@ public final class AIRouter: Sendable {
         metrics.recordRequest(
             provider: "-", model: "-", status: status, latency: nil, usage: (0, 0), costUSD: 0, cacheHit: false, fallbacks: 0)
         // What was asked for, as far as it is known before routing: `provider/model`, a model, or `auto`.
-        var provider = request.route.provider ?? "-"
-        var model = request.route.model ?? "auto"
-        if let slash = model.firstIndex(of: "/"), request.route.provider == nil {
+        let named = request.route.provider.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
+        var provider = named ?? "-"
+        var model = request.route.model.flatMap { $0.isEmpty ? nil : $0 } ?? "auto"
+        if let named, model.hasPrefix(named + "/") { model = String(model.dropFirst(named.count + 1)) }
+        if let slash = model.firstIndex(of: "/"), named == nil {
             provider = String(model[..<slash])
             model = String(model[model.index(after: slash)...])
         }

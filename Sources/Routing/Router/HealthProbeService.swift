@@ -3,7 +3,7 @@ import Providers
 import ServiceLifecycle
 
 /// Probes every endpoint of every enabled provider at the configured interval with a call that costs no tokens
-/// (`GET /api/tags`, `GET /v1/models`, `GET models`), feeding the circuit breakers: an endpoint that went down
+/// (Ollama `GET /api/version`, OpenAI and Anthropic `GET /v1/models`, Gemini `GET models`), feeding the circuit breakers: an endpoint that went down
 /// is found without spending a user's request on it, and one that came back is let in again.
 public struct HealthProbeService: Service {
     let router: AIRouter

@@ -38,7 +38,9 @@ public final class RateLimiter: Sendable {
         var leased = 0
         /// The window's total handed out to all instances, as of this instance's last claim.
         var knownUsed = 0
-        var claim: Task<(granted: Int, used: Int), any Error>?
+        /// A claim is on its way to the ledger; requests that find the lease empty wait for it.
+        var claiming = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     let ledger: any RateLimitLedger
@@ -67,52 +69,77 @@ public final class RateLimiter: Sendable {
             let reset = windowStart.addingTimeInterval(period)
             enum Step {
                 case decided(Decision)
-                case wait(Task<(granted: Int, used: Int), any Error>)
+                /// This request claims the next lease for everyone.
+                case claim
+                /// Another request is claiming: wait for it, then look again.
+                case wait
             }
+            var stale: [CheckedContinuation<Void, Never>] = []
             let step = buckets.withLock { buckets -> Step in
-                var bucket = buckets[key].flatMap { $0.window == window ? $0 : nil } ?? Bucket(window: window)
-                defer { buckets[key] = bucket }
-                func status() -> RateLimitStatus {
-                    RateLimitStatus(
-                        scope: key, limit: limit.requests,
-                        remaining: max(0, limit.requests - bucket.knownUsed) + bucket.leased, reset: reset)
+                if let previous = buckets[key], previous.window != window {
+                    // A new window: requests still waiting on the old one's claim look again.
+                    stale = previous.waiters
+                    buckets[key] = nil
                 }
+                var bucket = buckets[key] ?? Bucket(window: window)
+                defer { buckets[key] = bucket }
                 if bucket.leased > 0 {
                     bucket.leased -= 1
-                    return .decided((true, status()))
+                    return .decided((true, Self.status(key, limit, bucket, reset)))
                 }
-                if bucket.knownUsed >= limit.requests { return .decided((false, status())) }
-                if let claim = bucket.claim { return .wait(claim) }
-                let amount = Self.leaseSize(for: limit)
-                let ledger = self.ledger
-                let claim = Task { try await ledger.claim(key: key, windowStart: windowStart, limit: limit.requests, amount: amount) }
-                bucket.claim = claim
-                return .wait(claim)
+                if bucket.knownUsed >= limit.requests { return .decided((false, Self.status(key, limit, bucket, reset))) }
+                if bucket.claiming { return .wait }
+                bucket.claiming = true
+                return .claim
             }
+            for waiter in stale { waiter.resume() }
             switch step {
             case .decided(let decision):
                 return decision
-            case .wait(let claim):
+            case .wait:
+                await withCheckedContinuation { continuation in
+                    let waiting = buckets.withLock { buckets in
+                        guard buckets[key]?.window == window, buckets[key]?.claiming == true else { return false }
+                        buckets[key]?.waiters.append(continuation)
+                        return true
+                    }
+                    if !waiting { continuation.resume() }
+                }
+            case .claim:
+                // Claimed on this request's own task: no extra task, and one database round trip per lease.
+                let result: (granted: Int, used: Int)?
                 do {
-                    let result = try await claim.value
-                    buckets.withLock { buckets in
-                        guard var bucket = buckets[key], bucket.window == window, bucket.claim == claim else { return }
-                        bucket.claim = nil
-                        bucket.leased += result.granted
-                        bucket.knownUsed = max(bucket.knownUsed, result.used)
-                        buckets[key] = bucket
-                    }
+                    result = try await ledger.claim(
+                        key: key, windowStart: windowStart, limit: limit.requests, amount: Self.leaseSize(for: limit))
                 } catch {
-                    buckets.withLock { buckets in
-                        if buckets[key]?.claim == claim { buckets[key]?.claim = nil }
-                    }
+                    result = nil
                     logger.warning(
                         "Rate limit ledger unavailable, admitting the request",
                         metadata: ["rate_limit.scope": "\(key)", "error": "\(String(reflecting: error))"])
+                }
+                let waiters = buckets.withLock { buckets -> [CheckedContinuation<Void, Never>] in
+                    guard var bucket = buckets[key], bucket.window == window else { return [] }
+                    if let result {
+                        bucket.leased += result.granted
+                        bucket.knownUsed = max(bucket.knownUsed, result.used)
+                    }
+                    bucket.claiming = false
+                    let waiting = bucket.waiters
+                    bucket.waiters = []
+                    buckets[key] = bucket
+                    return waiting
+                }
+                for waiter in waiters { waiter.resume() }
+                if result == nil {
                     return (true, RateLimitStatus(scope: key, limit: limit.requests, remaining: limit.requests, reset: reset))
                 }
             }
         }
+    }
+
+    private static func status(_ key: String, _ limit: RateLimit, _ bucket: Bucket, _ reset: Date) -> RateLimitStatus {
+        RateLimitStatus(
+            scope: key, limit: limit.requests, remaining: max(0, limit.requests - bucket.knownUsed) + bucket.leased, reset: reset)
     }
 }
 

@@ -114,7 +114,14 @@ public final class RouterMetrics: Sendable {
             inputTokens: counter("unity_ai_router_tokens_total", labels + [("direction", "input")]),
             outputTokens: counter("unity_ai_router_tokens_total", labels + [("direction", "output")]),
             cost: floatingCounter("unity_ai_router_cost_usd_total", labels))
-        return requestMetrics.withLock { $0[key, default: made] }
+        return requestMetrics.withLock { Self.entry(key, made, in: &$0) }
+    }
+
+    /// The cached value for `key`, or `made`, which is then cached (another thread may have made one first).
+    private static func entry<Key: Hashable, Value>(_ key: Key, _ made: Value, in cache: inout [Key: Value]) -> Value {
+        if let existing = cache[key] { return existing }
+        cache[key] = made
+        return made
     }
 
     private func key(_ label: String, _ dimensions: [(String, String)]) -> String {
@@ -125,27 +132,27 @@ public final class RouterMetrics: Sendable {
         let key = key(label, dimensions)
         if let existing = counters.withLock({ $0[key] }) { return existing }
         let made = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-        return counters.withLock { $0[key, default: made] }
+        return counters.withLock { Self.entry(key, made, in: &$0) }
     }
 
     private func floatingCounter(_ label: String, _ dimensions: [(String, String)]) -> FloatingPointCounter {
         let key = key(label, dimensions)
         if let existing = floatingCounters.withLock({ $0[key] }) { return existing }
         let made = FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
-        return floatingCounters.withLock { $0[key, default: made] }
+        return floatingCounters.withLock { Self.entry(key, made, in: &$0) }
     }
 
     private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
         let key = key(label, dimensions)
         if let existing = timers.withLock({ $0[key] }) { return existing }
         let made = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
-        return timers.withLock { $0[key, default: made] }
+        return timers.withLock { Self.entry(key, made, in: &$0) }
     }
 
     private func gauge(_ label: String, _ dimensions: [(String, String)]) -> Gauge {
         let key = key(label, dimensions)
         if let existing = gauges.withLock({ $0[key] }) { return existing }
         let made = Gauge(label: label, dimensions: dimensions, factory: factory)
-        return gauges.withLock { $0[key, default: made] }
+        return gauges.withLock { Self.entry(key, made, in: &$0) }
     }
 }
