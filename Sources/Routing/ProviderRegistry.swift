@@ -97,6 +97,12 @@ public final class ProviderRegistry: Sendable {
         entries.first { $0.name == name }
     }
 
+    /// Whether `model` is in the catalogue or is the provider's default model.
+    public func isKnown(provider: String, model: String) -> Bool {
+        catalogue.contains { $0.provider == provider && $0.model == model }
+            || entry(named: provider).map { defaultModel(of: $0) == model } == true
+    }
+
     /// The model a request that names only the provider gets.
     public func defaultModel(of entry: Entry) -> String? {
         entry.defaultModel

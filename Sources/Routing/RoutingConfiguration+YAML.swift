@@ -82,6 +82,9 @@ extension RoutingConfiguration {
         }
         if let tenants = top.value("tenants") {
             for (name, node) in try tenants.mapping() {
+                guard TenantName.isValid(name) else {
+                    throw node.error("'\(name)' is not a valid tenant name: use 1-63 letters, digits, '.', '_' or '-'")
+                }
                 configuration.tenants[name] = try parseTenant(name: name, node: node)
             }
         }
@@ -292,11 +295,21 @@ extension RoutingConfiguration {
         let kind = configuration.provider(named: provider)?.kind ?? (provider == "ollama" ? .ollama : nil)
         let isLocalDefault = kind == .ollama || provider == "local"
         var model = ModelCapabilities(provider: provider, model: String(key[key.index(after: slash)...]), isLocal: isLocalDefault)
-        if let value = fields.value("input_per_1k") { model.inputPricePer1K = try value.number() }
-        if let value = fields.value("output_per_1k") { model.outputPricePer1K = try value.number() }
-        if let value = fields.value("context_window") { model.contextWindow = try value.integer() }
+        func price(_ value: YAMLNode) throws -> Double {
+            let price = try value.number()
+            guard price >= 0, price.isFinite else { throw value.error("a price must not be negative") }
+            return price
+        }
+        func positive(_ value: YAMLNode) throws -> Int {
+            let number = try value.integer()
+            guard number > 0 else { throw value.error("must be at least 1") }
+            return number
+        }
+        if let value = fields.value("input_per_1k") { model.inputPricePer1K = try price(value) }
+        if let value = fields.value("output_per_1k") { model.outputPricePer1K = try price(value) }
+        if let value = fields.value("context_window") { model.contextWindow = try positive(value) }
         if let value = fields.value("local") { model.isLocal = try value.bool() }
-        if let value = fields.value("embedding_dimensions") { model.embeddingDimensions = try value.integer() }
+        if let value = fields.value("embedding_dimensions") { model.embeddingDimensions = try positive(value) }
         if let value = fields.value("quality") {
             let name = try value.string()
             guard let tier = QualityTier(rawValue: name) else { throw value.error("quality is low, medium or high") }

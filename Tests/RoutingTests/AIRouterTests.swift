@@ -257,4 +257,30 @@ import Testing
         await router.probeAll()
         #expect(router.providerStatus().first { $0.name == "ollama" }?.endpoints[0].state == "up")
     }
+
+    @Test func aStreamHoldsItsEndpointUntilItEnds() async throws {
+        let router = router()
+        ollama.set(.stallAfter("first piece"))
+        let pool = try #require(router.pool(for: "ollama"))
+        do {
+            let (stream, _) = try await router.stream(request("long answer"))
+            var iterator = stream.makeAsyncIterator()
+            _ = try await iterator.next()
+            #expect(pool.snapshot()[0].inFlight == 1)
+        }
+        for _ in 0..<1000 where pool.snapshot()[0].inFlight > 0 { await Task.yield() }
+        #expect(pool.snapshot()[0].inFlight == 0)
+        #expect(pool.snapshot()[0].circuit == .closed)
+    }
+
+    @Test func usageRecordsKeepNoControlCharactersOrHugeNames() {
+        #expect(UsageRecorder.clean("gpt-4o") == "gpt-4o")
+        #expect(UsageRecorder.clean("evil\u{0}name\n") == "evilname")
+        #expect(UsageRecorder.clean(String(repeating: "m", count: 5000)).count == 200)
+    }
+
+    @Test func anUnknownFallbackProviderIsAnError() async throws {
+        let error = await #expect(throws: RoutingError.self) { try await router().chat(request(fallbacks: ["mistral"])) }
+        #expect(error?.code == .unknownProvider)
+    }
 }

@@ -174,6 +174,12 @@ import Testing
         #expect(tenantKey?.keyPath == "tenants.acme.budget.weekly_usd")
         let balancing = problem("providers:\n  ollama: {endpoints: [{url: 'http://a'}], load_balancing: random}\n")
         #expect(balancing?.keyPath == "providers.ollama.load_balancing")
+        let price = problem("models:\n  openai/gpt-4o: {input_per_1k: -1}\n")
+        #expect(price?.keyPath == "models.openai/gpt-4o.input_per_1k")
+        let window = problem("models:\n  openai/gpt-4o: {context_window: 0}\n")
+        #expect(window?.keyPath == "models.openai/gpt-4o.context_window")
+        let tenant = problem("tenants:\n  acme corp: {privacy_mode: true}\n")
+        #expect(tenant?.message.contains("not a valid tenant name") == true)
     }
 
     @Test func theSampleRoutingFileIsValid() throws {

@@ -161,7 +161,7 @@ public final class AIRouter: Sendable {
         let started = clock.now()
         let opened: (stream: ChatStream, attempt: Attempt)
         do {
-            opened = try await runFallbackChain(admission) { client, routed in
+            opened = try await runFallbackChain(admission, holdingEndpoint: true) { client, routed in
                 try await Self.openStream(client, routed)
             }
         } catch {
@@ -201,9 +201,14 @@ public final class AIRouter: Sendable {
                         // The client went away, or the upstream stopped without an end: what was produced is charged.
                         await self.chargePartial(admission, attempt: attempt, text: text, status: "cancelled", started: started)
                     }
+                    self.release(attempt, ended ? .succeeded(latency: attempt.firstEventLatency) : .abandoned)
                     continuation.finish()
                 } catch {
-                    await self.chargePartial(admission, attempt: attempt, text: text, status: Self.statusCode(of: error), started: started)
+                    if !ended {
+                        await self.chargePartial(admission, attempt: attempt, text: text, status: Self.statusCode(of: error), started: started)
+                    }
+                    let retryable = (error as? ProviderError)?.isRetryable == true
+                    self.release(attempt, retryable ? .failed(retryAfter: nil) : .abandoned)
                     continuation.finish(throwing: error)
                 }
             }
@@ -272,7 +277,8 @@ public final class AIRouter: Sendable {
                     metrics.recordCache("hit")
                     admission.cached = cached
                     metrics.recordRequest(
-                        provider: cached.provider, model: cached.model, status: "ok", latency: nil, usage: (0, 0), costUSD: 0,
+                        provider: cached.provider,
+                        model: registry.isKnown(provider: cached.provider, model: cached.model) ? cached.model : "other", status: "ok", latency: nil, usage: (0, 0), costUSD: 0,
                         cacheHit: true, fallbacks: 0)
                     usage.record(
                         UsageRecord(
@@ -312,13 +318,19 @@ public final class AIRouter: Sendable {
         return error
     }
 
+    /// Settles the admission's reservation to `costUSD`. Runs outside the caller's task: a client that goes away
+    /// cancels its request, and a cancelled database call would leave the reservation held until the period ends.
     func settle(_ admission: Admission, costUSD: Double) async {
         guard let reservation = admission.reservation else { return }
-        do {
-            try await budgets.settle(reservation, actualUSD: costUSD)
-        } catch {
-            logger.warning("Settling a budget reservation failed", metadata: ["error": "\(String(reflecting: error))"])
-        }
+        let budgets = budgets
+        let logger = logger
+        await Task.detached {
+            do {
+                try await budgets.settle(reservation, actualUSD: costUSD)
+            } catch {
+                logger.warning("Settling a budget reservation failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }.value
     }
 
     // MARK: The fallback chain
@@ -327,6 +339,10 @@ public final class AIRouter: Sendable {
     struct Attempt: Sendable {
         var candidate: RouteCandidate
         var endpoint: String
+        /// The endpoint's index in its provider's pool.
+        var endpointIndex: Int
+        /// For a stream: how long its first event took.
+        var firstEventLatency: Duration?
         /// Every candidate that did not answer: failed attempts, and candidates skipped (endpoint `-`) for an open
         /// circuit, `max_load` or a provider rate limit.
         var failures: [RoutingError.Attempt]
@@ -338,8 +354,10 @@ public final class AIRouter: Sendable {
     /// Tries the plan's candidates in order, and each candidate's endpoints as its pool chooses them, until one
     /// answers. Retryable failures move on; a context-length failure moves to a candidate with a larger window;
     /// other failures are returned at once.
+    ///
+    /// With `holdingEndpoint` (streams), the endpoint that answered stays counted in flight until ``release(_:_:)``.
     func runFallbackChain<Result: Sendable>(
-        _ admission: Admission,
+        _ admission: Admission, holdingEndpoint: Bool = false,
         _ call: (any ChatProvider, ChatRequest) async throws -> (Result, firstEventLatency: Duration?)
     ) async throws -> (Result, Attempt) {
         var failures: [RoutingError.Attempt] = []
@@ -369,10 +387,15 @@ public final class AIRouter: Sendable {
                 let started = clock.now()
                 do {
                     let (result, firstEvent) = try await call(endpoint.chat, routed)
-                    if let changed = pool.finish(index, .succeeded(latency: firstEvent ?? (clock.now() - started)), at: clock.now()) {
+                    if !holdingEndpoint,
+                        let changed = pool.finish(index, .succeeded(latency: clock.now() - started), at: clock.now())
+                    {
                         metrics.recordCircuit(provider: entry.name, endpoint: endpoint.displayName, state: changed)
                     }
-                    return (result, Attempt(candidate: candidate, endpoint: endpoint.displayName, failures: failures))
+                    let attempt = Attempt(
+                        candidate: candidate, endpoint: endpoint.displayName, endpointIndex: index, firstEventLatency: firstEvent,
+                        failures: failures)
+                    return (result, attempt)
                 } catch let error as ProviderError where error.isRetryable || error.code == .disabled || error.code == .malformedResponse {
                     if error.code != .disabled {
                         if let changed = pool.finish(index, .failed(retryAfter: error.retryAfter), at: clock.now()) {
@@ -421,6 +444,14 @@ public final class AIRouter: Sendable {
         throw Self.exhausted(failures, retryAfter: retryAfter)
     }
 
+    /// Ends a stream's hold on its endpoint (see ``runFallbackChain(_:holdingEndpoint:_:)``).
+    func release(_ attempt: Attempt, _ outcome: EndpointPool.Outcome) {
+        guard let pool = pools[attempt.candidate.provider] else { return }
+        if let changed = pool.finish(attempt.endpointIndex, outcome, at: clock.now()) {
+            metrics.recordCircuit(provider: attempt.candidate.provider, endpoint: attempt.endpoint, state: changed)
+        }
+    }
+
     static func exhausted(_ failures: [RoutingError.Attempt], retryAfter: Duration?) -> RoutingError {
         let wait = retryAfter.map { max(1, Int($0.seconds.rounded(.up))) } ?? 5
         let tried = failures.map { "\($0.candidate) at \($0.endpoint) (\($0.error))" }.joined(separator: ", ")
@@ -443,8 +474,12 @@ public final class AIRouter: Sendable {
                     first.resume(with: .success(()))
                     continuation.yield(event)
                 }
+                // A stream also ends early when the caller is cancelled: that says nothing about the upstream.
                 first.resume(
-                    with: .failure(ProviderError.malformedResponse(provider: client.name, reason: "the stream ended without an event")))
+                    with: .failure(
+                        Task.isCancelled
+                            ? CancellationError()
+                            : ProviderError.malformedResponse(provider: client.name, reason: "the stream ended without an event")))
                 continuation.finish()
             } catch {
                 first.resume(with: .failure(error))
@@ -490,7 +525,7 @@ public final class AIRouter: Sendable {
 
     func finishRecord(_ admission: Admission, attempt: Attempt, usage tokens: TokenUsage, cost: Double, latency: Duration, status: String) {
         metrics.recordRequest(
-            provider: attempt.candidate.provider, model: attempt.candidate.model, status: status, latency: latency,
+            provider: attempt.candidate.provider, model: metricLabel(attempt.candidate), status: status, latency: latency,
             usage: (tokens.inputTokens, tokens.outputTokens), costUSD: cost, cacheHit: false, fallbacks: attempt.attempted)
         usage.record(
             UsageRecord(
@@ -508,12 +543,19 @@ public final class AIRouter: Sendable {
         finishRecord(admission, attempt: attempt, usage: usage, cost: cost, latency: clock.now() - started, status: status)
     }
 
+    /// The model as a metric label: catalogue and default models by name, any other `other`, so that requests naming
+    /// arbitrary models cannot grow the label set without bound.
+    func metricLabel(_ candidate: RouteCandidate) -> String {
+        registry.isKnown(provider: candidate.provider, model: candidate.model) ? candidate.model : "other"
+    }
+
     func failRecord(_ admission: Admission, error: any Error, latency: Duration) {
         let status = Self.statusCode(of: error)
         let first = admission.plan.candidates.first
         let provider = (error as? ProviderError)?.provider ?? first?.provider ?? "-"
         metrics.recordRequest(
-            provider: provider, model: first?.model ?? "-", status: status, latency: latency, usage: (0, 0), costUSD: 0, cacheHit: false,
+            provider: first?.provider ?? "-", model: first.map(metricLabel) ?? "-", status: status, latency: latency, usage: (0, 0),
+            costUSD: 0, cacheHit: false,
             fallbacks: (error as? RoutingError)?.attempts.count ?? 0)
         usage.record(
             UsageRecord(

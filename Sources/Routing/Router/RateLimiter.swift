@@ -28,8 +28,8 @@ public struct RateLimitStatus: Sendable, Equatable {
 /// Accuracy: the ledger never hands out more than `limit` per window, so instances together never admit more than
 /// the limit. An instance may hold up to one unused lease, so a busy instance can be refused while another holds
 /// requests it has not used: at most `(instances - 1) × lease` requests per window go unused. If the ledger cannot
-/// be reached the request is admitted (and logged): the limit protects upstreams, it should not take the
-/// appliance down with the database.
+/// be reached the request is admitted (and logged), and so is every request for the next 5 seconds without asking
+/// it again: the limit protects upstreams, it should not take the appliance down with the database.
 public final class RateLimiter: Sendable {
     public typealias Decision = (allowed: Bool, status: RateLimitStatus)
 
@@ -47,6 +47,10 @@ public final class RateLimiter: Sendable {
     let clock: any RouterClock
     let logger: Logger
     private let buckets = Mutex<[String: Bucket]>([:])
+    /// After a failed claim, requests are admitted without asking the ledger until this instant.
+    private let ledgerDownUntil = Mutex<Duration?>(nil)
+    /// How long a failed claim keeps the limiter from asking the ledger again.
+    static let ledgerRetryDelay: Duration = .seconds(5)
 
     public init(ledger: any RateLimitLedger, clock: any RouterClock, logger: Logger) {
         self.ledger = ledger
@@ -74,8 +78,17 @@ public final class RateLimiter: Sendable {
                 /// Another request is claiming: wait for it, then look again.
                 case wait
             }
+            if let until = ledgerDownUntil.withLock({ $0 }), clock.now() < until {
+                return (true, RateLimitStatus(scope: key, limit: limit.requests, remaining: limit.requests, reset: reset))
+            }
             var stale: [CheckedContinuation<Void, Never>] = []
+            var clockBehind = false
             let step = buckets.withLock { buckets -> Step in
+                if let previous = buckets[key], previous.window > window {
+                    // Another request already moved this key to a later window: read the clock again.
+                    clockBehind = true
+                    return .wait
+                }
                 if let previous = buckets[key], previous.window != window {
                     // A new window: requests still waiting on the old one's claim look again.
                     stale = previous.waiters
@@ -93,6 +106,7 @@ public final class RateLimiter: Sendable {
                 return .claim
             }
             for waiter in stale { waiter.resume() }
+            if clockBehind { continue }
             switch step {
             case .decided(let decision):
                 return decision
@@ -113,6 +127,8 @@ public final class RateLimiter: Sendable {
                         key: key, windowStart: windowStart, limit: limit.requests, amount: Self.leaseSize(for: limit))
                 } catch {
                     result = nil
+                    let now = clock.now()
+                    ledgerDownUntil.withLock { $0 = now + Self.ledgerRetryDelay }
                     logger.warning(
                         "Rate limit ledger unavailable, admitting the request",
                         metadata: ["rate_limit.scope": "\(key)", "error": "\(String(reflecting: error))"])

@@ -189,9 +189,11 @@ public struct RoutePlanner: Sendable {
         }
 
         for provider in request.fallbackProviders where !candidates.contains(where: { $0.provider == provider }) {
-            guard let entry = registry.entry(named: provider), entry.isEnabled, let model = registry.defaultModel(of: entry) else {
-                continue
+            guard let entry = registry.entry(named: provider) else {
+                throw RoutingError.unknownProvider(provider, known: registry.entries.map(\.name))
             }
+            // A disabled provider, or one without a model to use, is no fallback; the plan goes on without it.
+            guard entry.isEnabled, let model = registry.defaultModel(of: entry) else { continue }
             candidates.append(makeCandidate(provider: entry.name, model: model, request: request, maximumLoad: nil))
         }
 

@@ -84,6 +84,14 @@ public final class UsageRecorder: Service {
 
     /// Queues a record; never waits.
     public func record(_ record: UsageRecord) {
+        var record = record
+        // Names can come from requests: a NUL byte or a megabyte would make PostgreSQL refuse the whole batch.
+        record.tenant = Self.clean(record.tenant)
+        record.provider = Self.clean(record.provider)
+        record.model = Self.clean(record.model)
+        record.endpoint = Self.clean(record.endpoint)
+        record.status = Self.clean(record.status)
+        record.strategy = record.strategy.map(Self.clean)
         let full = state.withLock { state -> Bool in
             state.buffer.append(record)
             if state.buffer.count > configuration.maximumBuffered {
@@ -93,6 +101,12 @@ public final class UsageRecorder: Service {
             return state.buffer.count >= configuration.batchSize
         }
         if full { wake.yield() }
+    }
+
+    /// `text` without control characters, at most 200 characters.
+    static func clean(_ text: String) -> String {
+        guard text.utf8.count > 200 || text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }).prefix(200))
     }
 
     /// Records waiting to be written.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Retrieval
+import Routing
 
 /// `POST /api/rag/ask`: a grounded answer with citations.
 struct AskController<Context: RequestContext>: Sendable {
@@ -43,13 +44,3 @@ struct AskController<Context: RequestContext>: Sendable {
     }
 }
 
-/// Tenant names: 1 to 63 letters, digits, `.`, `_`, `-`, starting with a letter or digit (as the schema checks).
-public enum TenantName {
-    public static func isValid(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 63 else { return false }
-        func allowed(_ scalar: Unicode.Scalar) -> Bool {
-            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
-        }
-        return allowed(first) && name.unicodeScalars.allSatisfy { allowed($0) || $0 == "." || $0 == "_" || $0 == "-" }
-    }
-}

@@ -84,13 +84,20 @@ struct RouterController<Context: RequestContext>: Sendable {
 
     /// `2026-11-27`, `2026-11-27T10:00:00Z` or a Unix time in seconds.
     static func date(_ text: String, field: String) throws -> Date {
-        if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
-        let full = ISO8601DateFormatter()
-        if let date = full.date(from: text) { return date }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        if let date = day.date(from: text) { return date }
-        throw APIError.invalidRequest("'\(field)' must be a date (2026-11-27), a time (2026-11-27T10:00:00Z) or Unix seconds.")
+        let date: Date? = {
+            if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
+            let full = ISO8601DateFormatter()
+            if let date = full.date(from: text) { return date }
+            let day = ISO8601DateFormatter()
+            day.formatOptions = [.withFullDate]
+            return day.date(from: text)
+        }()
+        // Years 1970-9999 only: PostgreSQL's timestamps (and the driver's encoding) have bounds.
+        guard let date, date.timeIntervalSince1970.isFinite, (0...253_402_300_799).contains(date.timeIntervalSince1970) else {
+            throw APIError.invalidRequest(
+                "'\(field)' must be a date (2026-11-27), a time (2026-11-27T10:00:00Z) or Unix seconds, between 1970 and 9999.")
+        }
+        return date
     }
 
     func prometheus() -> Response {

@@ -42,7 +42,8 @@ public struct PostgresRateLimitLedger: RateLimitLedger {
             INSERT INTO rate_limit_windows AS w (key, window_start, used, last_grant)
             VALUES (\(key), \(windowStart), LEAST(\(amount), \(limit)), LEAST(\(amount), \(limit)))
             ON CONFLICT (key, window_start) DO UPDATE
-                SET used = LEAST(w.used + \(amount), \(limit)), last_grant = LEAST(w.used + \(amount), \(limit)) - w.used
+                SET used = GREATEST(w.used, LEAST(w.used + \(amount), \(limit))),
+                    last_grant = GREATEST(0, LEAST(w.used + \(amount), \(limit)) - w.used)
             RETURNING last_grant, used
             """, logger: logger)
         for try await (granted, used) in rows.decode((Int, Int).self) {
@@ -213,9 +214,9 @@ public struct PostgresUsageLedger: UsageLedger {
             }
         var query = PostgresQuery(
             unsafeSQL: """
-                SELECT \(key) AS key, count(*)::int, count(*) FILTER (WHERE status <> 'ok')::int,
-                    count(*) FILTER (WHERE cache_hit)::int, COALESCE(sum(fallbacks), 0)::int,
-                    COALESCE(sum(input_tokens), 0)::int, COALESCE(sum(output_tokens), 0)::int, COALESCE(sum(cost_usd), 0)::float8
+                SELECT \(key) AS key, count(*), count(*) FILTER (WHERE status <> 'ok'),
+                    count(*) FILTER (WHERE cache_hit), COALESCE(sum(fallbacks), 0)::bigint,
+                    COALESCE(sum(input_tokens), 0)::bigint, COALESCE(sum(output_tokens), 0)::bigint, COALESCE(sum(cost_usd), 0)::float8
                 FROM usage_records
                 WHERE recorded_at >= $1 AND recorded_at < $2 AND ($3::text IS NULL OR tenant = $3)
                 GROUP BY 1 ORDER BY 1
@@ -226,12 +227,12 @@ public struct PostgresUsageLedger: UsageLedger {
         let rows = try await client.query(query, logger: logger)
         var summaries: [Summary] = []
         for try await (key, requests, errors, hits, fallbacks, input, output, cost) in rows.decode(
-            (String, Int, Int, Int, Int, Int, Int, Double).self)
+            (String, Int64, Int64, Int64, Int64, Int64, Int64, Double).self)
         {
             summaries.append(
                 Summary(
-                    key: key, requests: requests, errors: errors, cacheHits: hits, fallbacks: fallbacks, inputTokens: input,
-                    outputTokens: output, costUSD: cost))
+                    key: key, requests: Int(requests), errors: Int(errors), cacheHits: Int(hits), fallbacks: Int(fallbacks),
+                    inputTokens: Int(input), outputTokens: Int(output), costUSD: cost))
         }
         return summaries
     }

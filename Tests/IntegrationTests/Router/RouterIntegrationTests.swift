@@ -317,6 +317,9 @@ import Testing
                     let days = try await client.execute(uri: "/api/usage?group_by=day", method: .get)
                     #expect((try json(days)["groups"] as? [[String: Any]])?.count == 1)
                     #expect(try await client.execute(uri: "/api/usage?group_by=week", method: .get).status == .badRequest)
+                    for range in ["from=1e300", "to=inf", "from=yesterday", "from=2026-11-27&to=2026-11-01"] {
+                        #expect(try await client.execute(uri: "/api/usage?\(range)", method: .get).status == .badRequest, "\(range)")
+                    }
 
                     let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
                     #expect(metrics.contains(#"unity_ai_router_requests_total{provider="anthropic",model="claude-sonnet-4-6",status="ok"} 1"#))

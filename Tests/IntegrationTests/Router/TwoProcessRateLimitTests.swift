@@ -23,28 +23,27 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             self.process = process
-            // The server logs `unity-ai is serving http.address=http://127.0.0.1:PORT` once it listens.
-            let found = Mutex<(port: Int?, log: String)>((nil, ""))
+            // The server logs `unity-ai is serving http.address=http://127.0.0.1:PORT` once it listens. The log is read
+            // by the pipe's handler on its own thread: a blocking read here would hold one of the few threads every
+            // other test's tasks run on.
+            let log = LogBuffer()
+            errors.fileHandleForReading.readabilityHandler = { handle in
+                let chunk = handle.availableData
+                log.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+            }
             let deadline = ContinuousClock.now + .seconds(60)
-            while found.withLock({ $0.port }) == nil {
-                let chunk = errors.fileHandleForReading.availableData
-                if chunk.isEmpty {
-                    if !process.isRunning || ContinuousClock.now > deadline {
-                        throw TestSetupError("unity-ai serve did not start:\n" + found.withLock { $0.log })
-                    }
+            var port: Int?
+            while port == nil {
+                let text = log.text.withLock { $0 }
+                if let range = text.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    port = Int(text[range].split(separator: ":").last ?? "")
+                } else if !process.isRunning || ContinuousClock.now > deadline {
+                    throw TestSetupError("unity-ai serve did not start:\n" + text)
+                } else {
                     try await Task.sleep(for: .milliseconds(50))
-                    continue
-                }
-                found.withLock { state in
-                    state.log += String(decoding: chunk, as: UTF8.self)
-                    if let range = state.log.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                        state.port = Int(state.log[range].split(separator: ":").last ?? "")
-                    }
                 }
             }
-            port = found.withLock { $0.port! }
-            // Keep draining the log so the child never blocks on a full pipe.
-            errors.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
+            self.port = port!
         }
 
         func stop() {
@@ -106,4 +105,9 @@ import Testing
             #expect(refused.allSatisfy { $0.1 != nil })
         }
     }
+}
+
+/// What a child process wrote, gathered by its pipe's handler.
+final class LogBuffer: Sendable {
+    let text = Mutex("")
 }
