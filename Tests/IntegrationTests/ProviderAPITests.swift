@@ -143,16 +143,18 @@ import Testing
         #expect(anthropic.requests.first?.json?["system"] as? String == "Be brief.")
     }
 
-    @Test func disabledProvidersAndUnknownModelsAreClearErrors() async throws {
+    @Test func disabledProvidersAndUnknownModelsAreClearErrorsAndLocalStandsIn() async throws {
         try await withAppliance(environment: [:]) { client in
             let disabled = try await post(client, "/api/ai/chat", #"{"provider": "anthropic", "model": "claude-3-haiku-20240307", "messages": [{"role": "user", "content": "x"}]}"#)
             #expect(disabled.status == .serviceUnavailable)
             #expect(String(buffer: disabled.body).contains("provider_disabled"))
             let unknown = try await post(client, "/v1/chat/completions", #"{"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}"#)
             #expect(unknown.status == .notFound)
+            // With no model server configured, the built-in `local` answerer stands in for routed requests.
             let auto = try await post(client, "/api/ai/generate", #"{"provider": "auto", "prompt": "hello"}"#)
-            #expect(auto.status == .serviceUnavailable)
-            #expect(String(buffer: auto.body).contains("no_provider_available"))
+            #expect(auto.status == .ok)
+            #expect(try json(auto)["provider"] as? String == "local")
+            #expect(auto.headers[HTTPField.Name("x-unity-route")!] == "local/extractive/builtin")
         }
     }
 }

@@ -139,4 +139,13 @@ import Testing
         let messages = [ChatMessage(role: .system, content: String(repeating: "a", count: 400)), ChatMessage(role: .user, content: "hi")]
         #expect(RoutePlanner.estimateTokens(messages) == 4 + 100 + 4 + 1)
     }
+
+    @Test func withNoModelServerTheLocalAnswererStandsIn() async throws {
+        let registry = ProviderRegistry.make(configuration: RoutingConfiguration(), transport: ProviderTransport())
+        let planner = RoutePlanner(configuration: RoutingConfiguration(), registry: registry) { _ in (nil, nil) }
+        let plan = try await planner.plan(RouteRequest(estimatedInputTokens: 10))
+        #expect(plan.candidates.map(\.provider) == ["local"])
+        // With a model server configured, `local` is not a candidate of the built-in strategies.
+        #expect(try await self.planner().plan(RouteRequest(estimatedInputTokens: 10)).candidates.allSatisfy { $0.provider != "local" })
+    }
 }

@@ -211,8 +211,8 @@ public struct RoutePlanner: Sendable {
         return RoutePlan(strategy: strategy, candidates: eligible, localOnly: localOnly)
     }
 
-    /// Every enabled provider that chats (the built-in `local` answerer aside), with its catalogue chat models or
-    /// its default model.
+    /// Every enabled provider that chats, with its catalogue chat models or its default model. The built-in `local`
+    /// answerer is left out — unless no model server is configured at all, when it stands in for one.
     static func builtInSteps(_ registry: ProviderRegistry) -> [RoutingConfiguration.StrategyStep] {
         var steps: [RoutingConfiguration.StrategyStep] = []
         for entry in registry.entries where entry.isEnabled && entry.capabilities.chat && entry.kind != .local {
@@ -222,6 +222,9 @@ public struct RoutePlanner: Sendable {
             } else {
                 steps.append(contentsOf: models.map { .init(provider: entry.name, model: $0) })
             }
+        }
+        if steps.isEmpty, let local = registry.entries.first(where: { $0.kind == .local }), let model = registry.defaultModel(of: local) {
+            steps.append(.init(provider: local.name, model: model))
         }
         return steps
     }
