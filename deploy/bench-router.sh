@@ -2,14 +2,14 @@
 # Router overhead: the same chat request to a zero-latency local upstream, sent directly by the provider client
 # and through the router, in alternating phases of one run (sequential, concurrency 16 and 64), plus the router's
 # CPU time per call against an in-process upstream. Prints the JSON and a Markdown table for docs/benchmarks.md.
-# Usage: deploy/bench-router.sh [REQUESTS_PER_PHASE] [ROUNDS]   (defaults: 20000, 5). Run on a quiet machine.
+# Usage: deploy/bench-router.sh [REQUESTS_PER_PHASE] [ROUNDS]   (defaults: 15000, 8). Run on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib.sh
 require_swift
 require_openblas
-requests="${1:-20000}"
-rounds="${2:-5}"
+requests="${1:-15000}"
+rounds="${2:-8}"
 swift build -c release --product unity-ai-bench >&2
 result=$(.build/release/unity-ai-bench router --requests "$requests" --rounds "$rounds" 2>/dev/null)
 echo "$result"

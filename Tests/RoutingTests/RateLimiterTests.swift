@@ -61,7 +61,7 @@ import Testing
         #expect(admitted <= 1000)
         // Unused leases are the only loss: at most (instances - 1) × lease.
         #expect(admitted >= 1000 - 2 * RateLimiter.leaseSize(for: limit))
-        // Leases of 20: about one claim per 20 requests, not one per request.
+        // Leases of 10 (1 % of 1,000): about one claim per 10 requests, not one per request.
         #expect(ledger.claims.withLock { $0 } <= 1800 / RateLimiter.leaseSize(for: limit) + 10)
     }
 
@@ -77,7 +77,8 @@ import Testing
 
     @Test func leasesAreSmallForSmallLimits() {
         #expect(RateLimiter.leaseSize(for: RateLimit(requests: 10, period: .seconds(60))) == 1)
-        #expect(RateLimiter.leaseSize(for: RateLimit(requests: 500, period: .seconds(60))) == 10)
-        #expect(RateLimiter.leaseSize(for: RateLimit(requests: 100_000, period: .seconds(60))) == 20)
+        #expect(RateLimiter.leaseSize(for: RateLimit(requests: 1000, period: .seconds(3600))) == 10)
+        #expect(RateLimiter.leaseSize(for: RateLimit(requests: 100_000, period: .seconds(60))) == 1000)
+        #expect(RateLimiter.leaseSize(for: RateLimit(requests: 10_000_000, period: .seconds(60))) == 1000)
     }
 }

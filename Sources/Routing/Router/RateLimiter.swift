@@ -22,7 +22,7 @@ public struct RateLimitStatus: Sendable, Equatable {
 }
 
 /// Per-key fixed-window rate limits shared by every instance on one database, without a database round trip per
-/// request: each instance claims the window's requests in small leases (`limit / 50`, at most 20) and admits
+/// request: each instance claims the window's requests in leases of 1 % of the limit (1 to 1,000) and admits
 /// requests from its lease locally.
 ///
 /// Accuracy: the ledger never hands out more than `limit` per window, so instances together never admit more than
@@ -59,8 +59,11 @@ public final class RateLimiter: Sendable {
     }
 
     /// Requests one claim takes from the shared window.
+    /// A lease is 1 % of the limit: requests go to the database about once per 1 % of the window's traffic, and an
+    /// instance holds back at most 1 % of the limit. A small limit (up to 100) is claimed a request at a time — it
+    /// also means few requests, so the round trips cost little.
     public static func leaseSize(for limit: RateLimit) -> Int {
-        min(max(limit.requests / 50, 1), 20)
+        min(max(limit.requests / 100, 1), 1000)
     }
 
     /// Admits or refuses one request under `limit` for `key`.
