@@ -397,13 +397,15 @@ struct YAMLNode {
     func duration() throws -> Duration {
         let text = try string().trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let value = Double(text.dropLast(suffix.count)), value > 0 {
-                return .milliseconds(Int64(value * scale * 1000))
-            }
+        // At most a year: longer is a mistake, and a huge or infinite value cannot be represented.
+        func bounded(_ seconds: Double) -> Duration? {
+            seconds > 0 && seconds <= 366 * 86_400 ? .milliseconds(Int64(seconds * 1000)) : nil
         }
-        if let seconds = Double(text), seconds > 0 { return .milliseconds(Int64(seconds * 1000)) }
-        throw error("expected a positive duration such as 500ms, 10s or 5m")
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let value = Double(text.dropLast(suffix.count)), let duration = bounded(value * scale) { return duration }
+        }
+        if let seconds = Double(text), let duration = bounded(seconds) { return duration }
+        throw error("expected a positive duration of at most a year, such as 500ms, 10s or 5m")
     }
 }
 

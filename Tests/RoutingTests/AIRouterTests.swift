@@ -283,4 +283,23 @@ import Testing
         let error = await #expect(throws: RoutingError.self) { try await router().chat(request(fallbacks: ["mistral"])) }
         #expect(error?.code == .unknownProvider)
     }
+
+    @Test func aStreamedTrialClosesTheCircuitAtItsFirstEvent() async throws {
+        var configuration = RoutingConfiguration()
+        configuration.health.failureThreshold = 1
+        let router = router(configuration)
+        let pool = try #require(router.pool(for: "ollama"))
+        ollama.set(.fail(.server("ollama")))
+        _ = try await router.chat(request("opens the circuit"))
+        #expect(pool.snapshot()[0].circuit != .closed)
+        clock.advance(by: configuration.health.cooldown)
+        // The trial is a long stream: once its first event is in, the circuit closes and other requests flow again.
+        ollama.set(.stallAfter("still talking"))
+        let (stream, outcome) = try await router.stream(request("a long answer"))
+        #expect(outcome.provider == "ollama")
+        #expect(pool.snapshot()[0].circuit == .closed && pool.snapshot()[0].inFlight == 1)
+        ollama.set(.answer("next"))
+        #expect(try await router.chat(request("meanwhile")).0.text == "next")
+        _ = stream
+    }
 }

@@ -75,6 +75,19 @@ import Testing
         #expect(await limiter.acquire("tenant:a", limit: RateLimit(requests: 1, period: .seconds(60))).allowed)
     }
 
+    @Test func aLedgerThatDoesNotAnswerCountsAsDown() async {
+        struct Silent: RateLimitLedger {
+            func claim(key: String, windowStart: Date, limit: Int, amount: Int) async throws -> (granted: Int, used: Int) {
+                try await Task.sleep(for: .seconds(60))
+                return (0, limit)
+            }
+        }
+        let limiter = RateLimiter(ledger: Silent(), clock: clock, logger: Logger(label: "test"))
+        // Admitted once the claim's deadline passes (not after the ledger's minute), and without asking again.
+        #expect(await limiter.acquire("tenant:a", limit: RateLimit(requests: 1, period: .seconds(60))).allowed)
+        #expect(await limiter.acquire("tenant:a", limit: RateLimit(requests: 1, period: .seconds(60))).allowed)
+    }
+
     @Test func leasesAreSmallForSmallLimits() {
         #expect(RateLimiter.leaseSize(for: RateLimit(requests: 10, period: .seconds(60))) == 1)
         #expect(RateLimiter.leaseSize(for: RateLimit(requests: 1000, period: .seconds(3600))) == 10)

@@ -178,6 +178,8 @@ import Testing
         #expect(price?.keyPath == "models.openai/gpt-4o.input_per_1k")
         let window = problem("models:\n  openai/gpt-4o: {context_window: 0}\n")
         #expect(window?.keyPath == "models.openai/gpt-4o.context_window")
+        let forever = problem("caching: {ttl: inf}\n")
+        #expect(forever?.keyPath == "caching.ttl")
         let tenant = problem("tenants:\n  acme corp: {privacy_mode: true}\n")
         #expect(tenant?.message.contains("not a valid tenant name") == true)
     }

@@ -181,6 +181,8 @@ public final class AIRouter: Sendable {
                             text += piece
                         case .end(let reason, let reported):
                             ended = true
+                            // The client gets its last event first; the accounting follows.
+                            continuation.yield(event)
                             let usage =
                                 reported
                                 ?? TokenUsage(inputTokens: admission.request.route.estimatedInputTokens, outputTokens: (text.utf8.count + 3) / 4)
@@ -194,6 +196,7 @@ public final class AIRouter: Sendable {
                                         model: attempt.candidate.model, endpoint: attempt.endpoint, latency: .zero))
                                 await self.cache.save(key, tenant: admission.request.route.tenant, answer: answer, timeToLive: admission.cacheTimeToLive)
                             }
+                            continue
                         }
                         continuation.yield(event)
                     }
@@ -201,14 +204,14 @@ public final class AIRouter: Sendable {
                         // The client went away, or the upstream stopped without an end: what was produced is charged.
                         await self.chargePartial(admission, attempt: attempt, text: text, status: "cancelled", started: started)
                     }
-                    self.release(attempt, ended ? .succeeded(latency: attempt.firstEventLatency) : .abandoned)
+                    self.release(attempt, .left)
                     continuation.finish()
                 } catch {
                     if !ended {
                         await self.chargePartial(admission, attempt: attempt, text: text, status: Self.statusCode(of: error), started: started)
                     }
                     let retryable = (error as? ProviderError)?.isRetryable == true
-                    self.release(attempt, retryable ? .failed(retryAfter: nil) : .abandoned)
+                    self.release(attempt, retryable ? .failed(retryAfter: nil) : .left)
                     continuation.finish(throwing: error)
                 }
             }
@@ -387,9 +390,11 @@ public final class AIRouter: Sendable {
                 let started = clock.now()
                 do {
                     let (result, firstEvent) = try await call(endpoint.chat, routed)
-                    if !holdingEndpoint,
-                        let changed = pool.finish(index, .succeeded(latency: clock.now() - started), at: clock.now())
-                    {
+                    // A stream's verdict is its first event (a long stream must not hold a half-open circuit shut); it
+                    // stays counted in flight until it ends.
+                    let verdict: EndpointPool.Outcome =
+                        holdingEndpoint ? .opened(latency: firstEvent ?? (clock.now() - started)) : .succeeded(latency: clock.now() - started)
+                    if let changed = pool.finish(index, verdict, at: clock.now()) {
                         metrics.recordCircuit(provider: entry.name, endpoint: endpoint.displayName, state: changed)
                     }
                     let attempt = Attempt(

@@ -53,12 +53,13 @@ public struct BudgetGuard: Sendable {
             guard let limit else { continue }
             let (start, end) = period.bounds(of: date)
             let reservedHere: Bool
+            let ledger = ledger
             do {
-                reservedHere = try await ledger.reserve(tenant: tenant, period: period, start: start, limitUSD: limit, amountUSD: amountUSD)
-            } catch {
-                for (done, doneStart) in reserved {
-                    try? await ledger.settle(tenant: tenant, period: done, start: doneStart, reservedUSD: amountUSD, actualUSD: 0)
+                reservedHere = try await withLedgerDeadline(Self.timeout) {
+                    try await ledger.reserve(tenant: tenant, period: period, start: start, limitUSD: limit, amountUSD: amountUSD)
                 }
+            } catch {
+                await undo(reserved, tenant: tenant, amountUSD: amountUSD)
                 // Budgets hold: without the ledger a budgeted tenant is refused rather than allowed to overspend.
                 var refusal = RoutingError(
                     code: .budgetUnavailable,
@@ -71,9 +72,7 @@ public struct BudgetGuard: Sendable {
                 reserved.append((period, start))
                 continue
             }
-            for (done, doneStart) in reserved {
-                try? await ledger.settle(tenant: tenant, period: done, start: doneStart, reservedUSD: amountUSD, actualUSD: 0)
-            }
+            await undo(reserved, tenant: tenant, amountUSD: amountUSD)
             var error = RoutingError(
                 code: .budgetExceeded,
                 message: "The tenant '\(tenant)' has spent its \(period == .day ? "daily" : "monthly") budget of \(RoutePlanner.format(limit)) USD "
@@ -82,6 +81,19 @@ public struct BudgetGuard: Sendable {
             throw error
         }
         return Reservation(tenant: tenant, periods: reserved, amountUSD: amountUSD)
+    }
+
+    /// How long a reservation may take before the ledger counts as unreachable.
+    static let timeout: Duration = .seconds(2)
+
+    /// Releases reservations made for a request that is refused after all.
+    private func undo(_ reserved: [(period: BudgetPeriod, start: Date)], tenant: String, amountUSD: Double) async {
+        let ledger = ledger
+        for (period, start) in reserved {
+            _ = try? await withLedgerDeadline(Self.timeout) {
+                try await ledger.settle(tenant: tenant, period: period, start: start, reservedUSD: amountUSD, actualUSD: 0)
+            }
+        }
     }
 
     /// Settles a reservation to the real cost.

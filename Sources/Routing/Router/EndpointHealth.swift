@@ -98,6 +98,17 @@ public struct EndpointHealth: Sendable {
         recordFailure(retryAfter: retryAfter, at: now, policy: policy)
     }
 
+    /// A stream's first event arrived: the endpoint answered (`latency` to that event), and the stream stays in
+    /// flight until ``leave()``.
+    public mutating func open(latency: Duration, at now: Duration) {
+        recordSuccess(latency: latency)
+    }
+
+    /// A request whose verdict is already recorded (an opened stream) is no longer in flight.
+    public mutating func leave() {
+        inFlight = max(0, inFlight - 1)
+    }
+
     /// The request ended without saying anything about the endpoint (the caller went away).
     public mutating func abandon() {
         inFlight = max(0, inFlight - 1)

@@ -11,6 +11,10 @@ public final class EndpointPool: Sendable {
         case failed(retryAfter: Duration?)
         /// The caller went away: no verdict.
         case abandoned
+        /// A stream's first event arrived after `latency`: a success, and the stream stays in flight.
+        case opened(latency: Duration)
+        /// An opened stream ended (its verdict was recorded when it opened).
+        case left
     }
 
     struct State: Sendable {
@@ -73,6 +77,8 @@ public final class EndpointPool: Sendable {
             case .succeeded(let latency): state.health[index].succeed(latency: latency, at: now)
             case .failed(let retryAfter): state.health[index].fail(retryAfter: retryAfter, at: now, policy: breaker)
             case .abandoned: state.health[index].abandon()
+            case .opened(let latency): state.health[index].open(latency: latency, at: now)
+            case .left: state.health[index].leave()
             }
             let after = state.health[index].circuit
             return after.name == before ? nil : after

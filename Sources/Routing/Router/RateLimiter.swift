@@ -35,6 +35,8 @@ public final class RateLimiter: Sendable {
 
     struct Bucket {
         var window: Int64
+        /// When the window ends.
+        var reset: Date
         var leased = 0
         /// The window's total handed out to all instances, as of this instance's last claim.
         var knownUsed = 0
@@ -51,6 +53,10 @@ public final class RateLimiter: Sendable {
     private let ledgerDownUntil = Mutex<Duration?>(nil)
     /// How long a failed claim keeps the limiter from asking the ledger again.
     static let ledgerRetryDelay: Duration = .seconds(5)
+    /// How long a claim may take before the ledger counts as unreachable.
+    static let ledgerTimeout: Duration = .seconds(2)
+    /// Buckets kept before those of past windows are dropped.
+    static let bucketsBeforePruning = 10_000
 
     public init(ledger: any RateLimitLedger, clock: any RouterClock, logger: Logger) {
         self.ledger = ledger
@@ -60,7 +66,7 @@ public final class RateLimiter: Sendable {
 
     /// Requests one claim takes from the shared window.
     /// A lease is 1 % of the limit: requests go to the database about once per 1 % of the window's traffic, and an
-    /// instance holds back at most 1 % of the limit. A small limit (up to 100) is claimed a request at a time — it
+    /// instance holds back at most 1 % of the limit. A small limit (under 200) is claimed a request at a time — it
     /// also means few requests, so the round trips cost little.
     public static func leaseSize(for limit: RateLimit) -> Int {
         min(max(limit.requests / 100, 1), 1000)
@@ -97,7 +103,11 @@ public final class RateLimiter: Sendable {
                     stale = previous.waiters
                     buckets[key] = nil
                 }
-                var bucket = buckets[key] ?? Bucket(window: window)
+                if buckets[key] == nil, buckets.count >= Self.bucketsBeforePruning {
+                    // Keys seen once (a tenant name a client made up) must not accumulate: drop ended windows.
+                    buckets = buckets.filter { $0.value.reset > date || $0.value.claiming }
+                }
+                var bucket = buckets[key] ?? Bucket(window: window, reset: reset)
                 defer { buckets[key] = bucket }
                 if bucket.leased > 0 {
                     bucket.leased -= 1
@@ -109,7 +119,11 @@ public final class RateLimiter: Sendable {
                 return .claim
             }
             for waiter in stale { waiter.resume() }
-            if clockBehind { continue }
+            if clockBehind {
+                // The wall clock stepped back across a window boundary: wait for it rather than spin.
+                try? await Task.sleep(for: .milliseconds(10))
+                continue
+            }
             switch step {
             case .decided(let decision):
                 return decision
@@ -126,8 +140,11 @@ public final class RateLimiter: Sendable {
                 // Claimed on this request's own task: no extra task, and one database round trip per lease.
                 let result: (granted: Int, used: Int)?
                 do {
-                    result = try await ledger.claim(
-                        key: key, windowStart: windowStart, limit: limit.requests, amount: Self.leaseSize(for: limit))
+                    let ledger = ledger
+                    let amount = Self.leaseSize(for: limit)
+                    result = try await withLedgerDeadline(Self.ledgerTimeout) {
+                        try await ledger.claim(key: key, windowStart: windowStart, limit: limit.requests, amount: amount)
+                    }
                 } catch {
                     result = nil
                     let now = clock.now()

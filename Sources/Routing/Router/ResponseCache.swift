@@ -107,7 +107,7 @@ public final class ResponseCache: Sendable {
         if let local { return local }
         guard let shared else { return nil }
         do {
-            guard let stored = try await shared.load(key: key, now: now) else { return nil }
+            guard let stored = try await withLedgerDeadline(.seconds(1), { try await shared.load(key: key, now: now) }) else { return nil }
             remember(key, answer: stored.answer, expiresAt: stored.expiresAt)
             return stored.answer
         } catch {
@@ -122,7 +122,9 @@ public final class ResponseCache: Sendable {
         remember(key, answer: answer, expiresAt: expiresAt)
         guard let shared else { return }
         do {
-            try await shared.store(key: key, tenant: tenant, answer: answer, expiresAt: expiresAt)
+            try await withLedgerDeadline(.seconds(1)) {
+                try await shared.store(key: key, tenant: tenant, answer: answer, expiresAt: expiresAt)
+            }
         } catch {
             logger.warning("Response cache store failed", metadata: ["error": "\(String(reflecting: error))"])
         }
