@@ -7,7 +7,7 @@ import Testing
 @Suite struct AnthropicProviderTests {
     static let apiKey = "sk-ant-SECRET-1234"
 
-    let transport = ProviderTransport(connectTimeout: .seconds(2))
+    let transport = ProviderTransport(connectTimeout: .seconds(10))
 
     func provider(_ baseURL: String, timeouts: ProviderTimeouts = .init(firstByte: .seconds(60), total: .seconds(120)))
         -> AnthropicProvider

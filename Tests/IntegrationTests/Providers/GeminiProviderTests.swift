@@ -7,7 +7,7 @@ import Testing
 @Suite struct GeminiProviderTests {
     static let apiKey = "AIza-SECRET-1234"
 
-    let transport = ProviderTransport(connectTimeout: .seconds(2))
+    let transport = ProviderTransport(connectTimeout: .seconds(10))
 
     func provider(
         _ baseURL: String, model: String = "gemini-2.5-flash",

@@ -8,7 +8,7 @@ import Testing
     static let expectedText =
         "The sky looks blue because air molecules scatter blue sunlight much more than red light (Rayleigh scattering)."
 
-    let transport = ProviderTransport(connectTimeout: .seconds(2))
+    let transport = ProviderTransport(connectTimeout: .seconds(10))
 
     func provider(
         _ baseURL: String, apiKey: String? = nil, keepAlive: String? = nil, defaultModel: String? = nil,

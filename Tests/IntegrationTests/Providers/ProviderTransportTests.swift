@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func anUnreachableUpstreamIsAConnectionFailure() async throws {
-        let transport = ProviderTransport(connectTimeout: .seconds(1))
+        let transport = ProviderTransport(connectTimeout: .seconds(10))
         let error = await #expect(throws: ProviderError.self) {
             _ = try await transport.send(
                 method: "GET", url: "http://127.0.0.1:9/v1/models", headers: [], body: nil, timeouts: .init(),
@@ -64,7 +64,7 @@ import Testing
                 configuration: .init(
                     endpoint: ProviderEndpoint(baseURL: baseURL + "/v1", timeouts: .init(firstByte: .seconds(60))),
                     defaultModel: "gpt-4o-mini"),
-                transport: ProviderTransport(connectTimeout: .seconds(2)))
+                transport: ProviderTransport(connectTimeout: .seconds(10)))
             let call = Task {
                 try await upstream.chat(ChatRequest(messages: [.init(role: .user, content: "hi")]))
             }

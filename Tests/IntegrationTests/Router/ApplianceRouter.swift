@@ -17,7 +17,7 @@ struct ApplianceRouter: Sendable {
 
     init(
         client: PostgresClient, configuration: RoutingConfiguration,
-        transport: ProviderTransport = ProviderTransport(connectTimeout: .seconds(2)), clock: any RouterClock = SystemRouterClock()
+        transport: ProviderTransport = ProviderTransport(connectTimeout: .seconds(10)), clock: any RouterClock = SystemRouterClock()
     ) {
         let metrics = PrometheusCollectorRegistry()
         self.metrics = metrics

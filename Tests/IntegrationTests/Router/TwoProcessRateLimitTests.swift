@@ -46,15 +46,42 @@ import Testing
             self.port = port!
         }
 
-        func stop() {
+        /// Sends SIGTERM and waits for the graceful shutdown without blocking a thread (`waitUntilExit` would hold
+        /// one of the few threads every other test's tasks run on).
+        func stop() async {
+            guard process.isRunning else { return }
             process.terminate()
-            process.waitUntilExit()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while process.isRunning, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
     }
 
     static var binary: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("unity-ai")
+    }
+
+    /// `count` chat requests for tenant `acme`, all at once, spread over the servers on `ports`.
+    static func send(_ count: Int, alternatingBetween ports: [Int]) async throws -> [(status: UInt, retryAfter: String?)] {
+        try await withThrowingTaskGroup(of: (status: UInt, retryAfter: String?).self) { group in
+            for index in 0..<count {
+                let port = ports[index % ports.count]
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/ai/chat")
+                    request.method = .POST
+                    request.headers.add(name: "content-type", value: "application/json")
+                    request.body = .bytes(
+                        ByteBuffer(
+                            string: #"{"model": "local", "tenant": "acme", "messages": [{"role": "user", "content": "hello \#(index)"}]}"#))
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                    _ = try await response.body.collect(upTo: 1 << 20)
+                    return (response.status.code, response.headers.first(name: "retry-after"))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
     }
 
     @Test func twoServeProcessesNeverExceedATenantsLimitTogether() async throws {
@@ -78,31 +105,27 @@ import Testing
                 "UNITY_AI_DATA_DIR": directory.path + "/data",
             ]
             let first = try await ServeProcess(binary: binary, environment: environment)
-            defer { first.stop() }
-            let second = try await ServeProcess(binary: binary, environment: environment)
-            defer { second.stop() }
-
-            let client = HTTPClient.shared
-            let statuses = try await withThrowingTaskGroup(of: (UInt, String?).self) { group in
-                for index in 0..<80 {
-                    let port = index % 2 == 0 ? first.port : second.port
-                    group.addTask {
-                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/ai/chat")
-                        request.method = .POST
-                        request.headers.add(name: "content-type", value: "application/json")
-                        request.body = .bytes(
-                            ByteBuffer(string: #"{"model": "local", "tenant": "acme", "messages": [{"role": "user", "content": "hello \#(index)"}]}"#))
-                        let response = try await client.execute(request, timeout: .seconds(60))
-                        _ = try await response.body.collect(upTo: 1 << 20)
-                        return (response.status.code, response.headers.first(name: "retry-after"))
-                    }
-                }
-                return try await group.reduce(into: []) { $0.append($1) }
+            let second: ServeProcess
+            do {
+                second = try await ServeProcess(binary: binary, environment: environment)
+            } catch {
+                await first.stop()
+                throw error
             }
-            #expect(statuses.filter { $0.0 == 200 }.count == 30, "both processes together admit exactly the limit")
-            let refused = statuses.filter { $0.0 == 429 }
+
+            let outcome: Result<[(status: UInt, retryAfter: String?)], any Error>
+            do {
+                outcome = .success(try await Self.send(80, alternatingBetween: [first.port, second.port]))
+            } catch {
+                outcome = .failure(error)
+            }
+            await first.stop()
+            await second.stop()
+            let statuses = try outcome.get()
+            #expect(statuses.filter { $0.status == 200 }.count == 30, "both processes together admit exactly the limit")
+            let refused = statuses.filter { $0.status == 429 }
             #expect(refused.count == 50)
-            #expect(refused.allSatisfy { $0.1 != nil })
+            #expect(refused.allSatisfy { $0.retryAfter != nil })
         }
     }
 }
