@@ -32,7 +32,9 @@ public final class ProviderTransport: Sendable {
     }
 
     deinit {
-        try? client.syncShutdown()
+        // Without blocking: the last reference may go on any thread, an event loop's included, and a blocking
+        // shutdown there would stall every connection that loop serves.
+        client.shutdown { _ in }
     }
 
     /// Sends a request (`method` is `GET`, `POST`, …); returns once the response head arrived (within
