@@ -522,7 +522,8 @@ public final class AIRouter: Sendable {
         }
     }
 
-    static func cost(of usage: TokenUsage, capabilities: ModelCapabilities) -> Double {
+    /// What `usage` costs at the catalogue's prices, in USD.
+    public static func cost(of usage: TokenUsage, capabilities: ModelCapabilities) -> Double {
         (Double(usage.inputTokens) * capabilities.inputPricePer1K + Double(usage.outputTokens) * capabilities.outputPricePer1K) / 1000
     }
 

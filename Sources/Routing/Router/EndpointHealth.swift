@@ -87,7 +87,7 @@ public struct EndpointHealth: Sendable {
 
     /// The request succeeded after `latency` (`nil`: it reached the upstream but says nothing of its speed, e.g. the
     /// upstream refused it as a bad request).
-    public mutating func succeed(latency: Duration?, at now: Duration) {
+    public mutating func succeed(latency: Duration?) {
         inFlight = max(0, inFlight - 1)
         recordSuccess(latency: latency)
     }
@@ -100,7 +100,7 @@ public struct EndpointHealth: Sendable {
 
     /// A stream's first event arrived: the endpoint answered (`latency` to that event), and the stream stays in
     /// flight until ``leave()``.
-    public mutating func open(latency: Duration, at now: Duration) {
+    public mutating func open(latency: Duration) {
         recordSuccess(latency: latency)
     }
 

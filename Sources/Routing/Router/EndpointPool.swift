@@ -74,10 +74,10 @@ public final class EndpointPool: Sendable {
         state.withLock { state in
             let before = state.health[index].circuit.name
             switch outcome {
-            case .succeeded(let latency): state.health[index].succeed(latency: latency, at: now)
+            case .succeeded(let latency): state.health[index].succeed(latency: latency)
             case .failed(let retryAfter): state.health[index].fail(retryAfter: retryAfter, at: now, policy: breaker)
             case .abandoned: state.health[index].abandon()
-            case .opened(let latency): state.health[index].open(latency: latency, at: now)
+            case .opened(let latency): state.health[index].open(latency: latency)
             case .left: state.health[index].leave()
             }
             let after = state.health[index].circuit

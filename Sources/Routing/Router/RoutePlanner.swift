@@ -159,7 +159,6 @@ public struct RoutePlanner: Sendable {
                 let candidate = makeCandidate(provider: entry.name, model: model, request: request, maximumLoad: step.maximumLoad)
                 if step.requireLocal, !candidate.isLocal {
                     exclusions.append(.init(candidate: candidate.name, requirement: "require_local", detail: "the step requires a local provider"))
-                    localOnly = localOnly || configuration.strategies[name]?.allSatisfy(\.requireLocal) == true
                     continue
                 }
                 if let ceiling = step.maximumCostPer1K {

@@ -36,9 +36,6 @@ public final class RouterMetrics: Sendable {
     let factory: any MetricsFactory
     private let requestMetrics = Mutex<[RequestKey: RequestMetrics]>([:])
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
-    private let floatingCounters = Mutex<[String: FloatingPointCounter]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
-    private let gauges = Mutex<[String: Gauge]>([:])
     private let totals = Mutex<[String: Totals]>([:])
 
     public init(factory: any MetricsFactory) {
@@ -93,7 +90,9 @@ public final class RouterMetrics: Sendable {
             case .halfOpen: 1
             case .open: 2
             }
-        gauge("unity_ai_router_circuit_state", [("provider", provider), ("endpoint", endpoint)]).record(value)
+        // Circuits change rarely: the registry finds the series by its labels, no cache of our own needed.
+        Gauge(label: "unity_ai_router_circuit_state", dimensions: [("provider", provider), ("endpoint", endpoint)], factory: factory)
+            .record(value)
     }
 
     /// Totals per provider since the last call, which resets them.
@@ -110,10 +109,10 @@ public final class RouterMetrics: Sendable {
         let labels = [("provider", provider), ("model", model)]
         let made = RequestMetrics(
             requests: counter("unity_ai_router_requests_total", labels + [("status", status)]),
-            duration: timer("unity_ai_router_request_duration_seconds", labels),
+            duration: CoreMetrics.Timer(label: "unity_ai_router_request_duration_seconds", dimensions: labels, factory: factory),
             inputTokens: counter("unity_ai_router_tokens_total", labels + [("direction", "input")]),
             outputTokens: counter("unity_ai_router_tokens_total", labels + [("direction", "output")]),
-            cost: floatingCounter("unity_ai_router_cost_usd_total", labels))
+            cost: FloatingPointCounter(label: "unity_ai_router_cost_usd_total", dimensions: labels, factory: factory))
         return requestMetrics.withLock { Self.entry(key, made, in: &$0) }
     }
 
@@ -133,26 +132,5 @@ public final class RouterMetrics: Sendable {
         if let existing = counters.withLock({ $0[key] }) { return existing }
         let made = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
         return counters.withLock { Self.entry(key, made, in: &$0) }
-    }
-
-    private func floatingCounter(_ label: String, _ dimensions: [(String, String)]) -> FloatingPointCounter {
-        let key = key(label, dimensions)
-        if let existing = floatingCounters.withLock({ $0[key] }) { return existing }
-        let made = FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
-        return floatingCounters.withLock { Self.entry(key, made, in: &$0) }
-    }
-
-    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
-        let key = key(label, dimensions)
-        if let existing = timers.withLock({ $0[key] }) { return existing }
-        let made = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
-        return timers.withLock { Self.entry(key, made, in: &$0) }
-    }
-
-    private func gauge(_ label: String, _ dimensions: [(String, String)]) -> Gauge {
-        let key = key(label, dimensions)
-        if let existing = gauges.withLock({ $0[key] }) { return existing }
-        let made = Gauge(label: label, dimensions: dimensions, factory: factory)
-        return gauges.withLock { Self.entry(key, made, in: &$0) }
     }
 }

@@ -148,11 +148,7 @@ struct AIController<Context: RequestContext>: Sendable {
                             if let usage {
                                 done["usage"] = ["input_tokens": usage.inputTokens, "output_tokens": usage.outputTokens]
                                 let capabilities = router.registry.capabilities(provider: outcome.provider, model: outcome.model)
-                                done["cost_usd"] =
-                                    outcome.cache == .hit
-                                    ? 0
-                                    : (Double(usage.inputTokens) * capabilities.inputPricePer1K + Double(usage.outputTokens)
-                                        * capabilities.outputPricePer1K) / 1000
+                                done["cost_usd"] = outcome.cache == .hit ? 0 : AIRouter.cost(of: usage, capabilities: capabilities)
                             }
                             try await send(done)
                         }
