@@ -19,6 +19,7 @@ pg_user=$(postgres_user)
 run_as() { if [ -n "$pg_user" ]; then runuser -u "$pg_user" -- "$@"; else "$@"; fi; }
 [ -n "$pg_user" ] && chown "$pg_user" "$test_root"
 cleanup() {
+  jobs -p | xargs -r kill 2>/dev/null || true
   run_as "$pg_bin/pg_ctl" -D "$test_root/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$test_root"
 }
@@ -28,7 +29,24 @@ run_as "$pg_bin/pg_ctl" -D "$test_root/data" -l "$test_root/postgres.log" -w -t 
   -o "-c listen_addresses='' -c unix_socket_directories='$test_root' -c fsync=off -c max_connections=200" start >/dev/null \
   || { tail -n 30 "$test_root/postgres.log" >&2; exit 1; }
 export UNITY_AI_TEST_DATABASE_URL="postgres://postgres@/postgres?host=$test_root"
-echo "Test PostgreSQL: $("$pg_bin/postgres" --version), socket in $test_root"
+
+# PostgreSQL's TLS on 127.0.0.1, with a certificate for the name `localhost` only, signed by a throwaway CA: the tests
+# check that sslmode=verify-ca and verify-full verify what they promise. The wheel's server is built without OpenSSL,
+# so a small proxy speaks PostgreSQL's TLS negotiation in front of it.
+command -v openssl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+tls_dir="$test_root/tls"
+mkdir -p "$tls_dir"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=unity-ai test CA" \
+  -keyout "$tls_dir/ca.key" -out "$tls_dir/ca.pem" >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls_dir/server.key" -out "$tls_dir/server.csr" >/dev/null 2>&1
+printf 'subjectAltName=DNS:localhost\n' > "$tls_dir/san.ext"
+openssl x509 -req -in "$tls_dir/server.csr" -CA "$tls_dir/ca.pem" -CAkey "$tls_dir/ca.key" -CAcreateserial -days 2 \
+  -extfile "$tls_dir/san.ext" -out "$tls_dir/server.pem" >/dev/null 2>&1
+python3 Tests/Support/pg_tls_proxy.py "$tls_dir/server.pem" "$tls_dir/server.key" "$test_root/.s.PGSQL.5432" \
+  > "$tls_dir/port" 2> "$tls_dir/proxy.log" &
+for _ in $(seq 1 50); do [ -s "$tls_dir/port" ] && break; sleep 0.1; done
+export UNITY_AI_TEST_TLS_PORT="$(head -n 1 "$tls_dir/port")" UNITY_AI_TEST_TLS_CA="$tls_dir/ca.pem"
+echo "Test PostgreSQL: $("$pg_bin/postgres" --version), socket in $test_root, TLS (proxy) on 127.0.0.1:$UNITY_AI_TEST_TLS_PORT"
 
 swift build --build-tests
 set +e

@@ -13,7 +13,8 @@ import Storage
 struct ApplianceRuntime: Sendable {
     let routing: RoutingConfiguration
     let settings: DatabaseSettings
-    let client: PostgresClient
+    /// The database every repository uses (calls never hang while it is down).
+    let client: Database
     let lease: EmbeddedPostgresLease?
     let migrations: [Migration]
     let embedder: any EmbeddingProvider
@@ -40,7 +41,7 @@ struct ApplianceRuntime: Sendable {
             settings = started.settings
         }
         return ApplianceRuntime(
-            routing: routing, settings: settings, client: PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger),
+            routing: routing, settings: settings, client: try Database(settings: settings, logger: logger),
             lease: lease, migrations: migrations, embedder: embedder, providers: providers, logger: logger)
     }
 
@@ -50,14 +51,25 @@ struct ApplianceRuntime: Sendable {
         return try await Migrator(client: client, migrations: migrations).migrate(logger: logger)
     }
 
+    /// Fails within seconds, naming the server and the cause (refused, timed out, authentication, TLS), when the
+    /// database cannot be reached: a command should not wait on a server that is not there.
+    func requireReachableDatabase() async throws {
+        if let cause = await Database.diagnoseConnection(to: settings, logger: logger) {
+            throw StorageError(
+                .serverUnreachable,
+                "Cannot connect to PostgreSQL at \(settings): \(cause). Check DATABASE_URL and that the server is running.")
+        }
+    }
+
     /// Runs `body` with the client running and the schema migrated; then stops the client and releases the
     /// embedded server.
     func withDatabase<Result: Sendable>(
         migrating: Bool = true, _ body: @Sendable (ApplianceRuntime) async throws -> Result
     ) async throws -> Result {
         do {
+            try await requireReachableDatabase()
             let result = try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-                group.addTask { await client.run() }
+                group.addTask { await client.client.run() }
                 defer { group.cancelAll() }
                 // Let run() begin before the first query, so the client does not warn that it is not running.
                 try await Task.sleep(for: .milliseconds(5))

@@ -54,6 +54,7 @@ struct Config: AsyncParsableCommand {
                 caching.enabled
                     ? "cache: on, \(caching.backend.rawValue), ttl \(Int(caching.timeToLive.components.seconds)) s, \(caching.maximumEntries) entries in memory"
                     : "cache: off")
+            for notice in configuration.notices { print("note: \(notice)") }
         }
     }
 }

@@ -131,7 +131,7 @@ struct Evaluate: AsyncParsableCommand {
         } else {
             print(
                 String(
-                    format: "%@ (%@, %d queries), %@ retrieval with %@: nDCG@10 %.3f, recall@100 %.3f "
+                    format: "%@ (%@, %ld queries), %@ retrieval with %@: nDCG@10 %.3f, recall@100 %.3f "
                         + "(ingest %.1f s, queries %.1f s)",
                     result.dataset, result.split, result.queries, result.mode, result.embeddingModel, result.ndcgAt10,
                     result.recallAt100, result.ingestSeconds, result.querySeconds))

@@ -60,7 +60,7 @@ struct Ingest: AsyncParsableCommand {
                 FileHandle.standardError.write(
                     Data(
                         String(
-                            format: "\r\u{1B}[Kfiles %d/%d · chunks %d · %.0f chunks/s", progress.filesDone,
+                            format: "\r\u{1B}[Kfiles %ld/%ld · chunks %ld · %.0f chunks/s", progress.filesDone,
                             progress.filesTotal, progress.chunksEmbedded, rate
                         ).utf8))
             }
@@ -73,8 +73,8 @@ struct Ingest: AsyncParsableCommand {
         } else {
             print(
                 String(
-                    format: "Ingested for tenant '%@': %d added, %d updated, %d unchanged, %d removed, %d failed; "
-                        + "%d chunks embedded in %.1f s.",
+                    format: "Ingested for tenant '%@': %ld added, %ld updated, %ld unchanged, %ld removed, %ld failed; "
+                        + "%ld chunks embedded in %.1f s.",
                     tenant, summary.added, summary.updated, summary.unchanged, summary.removed, summary.failed,
                     summary.chunksEmbedded, summary.seconds))
             for failure in summary.failures {

@@ -35,9 +35,14 @@ struct Serve: AsyncParsableCommand {
         }
 
         let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
+        for notice in runtime.routing.notices { logger.notice("Routing file", metadata: ["config.note": "\(notice)"]) }
         var services: [any Service] = []
         if let lease = runtime.lease { services.append(EmbeddedPostgresService(lease: lease, logger: logger)) }
-        services.append(runtime.client)
+        services.append(runtime.client.client)
+        // Migrations run in the background: the server listens at once, and /ready says 503 until they are applied.
+        services.append(
+            SchemaMigrationService(
+                database: runtime.client, settings: runtime.settings, migrations: runtime.migrations, logger: logger))
         let metrics = PrometheusCollectorRegistry()
         let router = runtime.makeRouter(metrics: metrics)
         // The router's background jobs: usage batches, health probes, plugin_metrics aggregates.
@@ -53,11 +58,7 @@ struct Serve: AsyncParsableCommand {
             usage: PostgresUsageLedger(client: client, logger: logger),
             metrics: metrics,
             isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
-            services: services,
-            beforeServerStarts: {
-                let applied = try await runtime.migrate()
-                if !applied.isEmpty { logger.info("Applied migrations", metadata: ["migrations": "\(applied)"]) }
-            })
+            services: services)
         let listenHost = configuration.host
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger) { port in
             logger.notice("unity-ai is serving", metadata: ["http.address": "http://\(listenHost):\(port)"])

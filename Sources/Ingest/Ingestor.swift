@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOPosix
 import Providers
 import Storage
 
@@ -61,7 +62,9 @@ public struct Ingestor: Sendable {
                 summary.failures.append(.init(path: root, reason: "The path does not exist; nothing under it was changed."))
                 continue
             }
-            let listing = DocumentWalker().walk(root: root)
+            // Walking and reading files block their thread: they run on NIO's thread pool for blocking I/O, never on
+            // Swift concurrency's few threads.
+            let listing = try await NIOThreadPool.singleton.runIfActive { DocumentWalker().walk(root: root) }
             summary.skipped += listing.skipped.count
             for (directory, reason) in listing.unreadableDirectories {
                 summary.failures.append(.init(path: directory, reason: reason))
@@ -75,9 +78,11 @@ public struct Ingestor: Sendable {
                 continue
             }
             let rootName = isDirectory ? (root as NSString).lastPathComponent : ""
-            let prefix = isDirectory ? Self.uri(forPath: root) + "/" : Self.uri(forPath: root)
-            let states = try await store.documentStates(
-                tenantID: tenantID, sourcePrefix: prefix, modelID: modelID, logger: logger)
+            // Removal only ever touches what belonged to this root: the file itself, or what is under the folder.
+            let rootURI = Self.uri(forPath: root)
+            let scope: KnowledgeStore.SourceScope =
+                isDirectory ? .under(rootURI.hasSuffix("/") ? rootURI : rootURI + "/") : .document(rootURI)
+            let states = try await store.documentStates(tenantID: tenantID, scope: scope, modelID: modelID, logger: logger)
 
             let outcomes = await process(
                 listing.files, rootName: rootName, root: root, states: states, tenantID: tenantID, modelID: modelID,
@@ -151,12 +156,16 @@ public struct Ingestor: Sendable {
         tenantID: Int64, modelID: Int
     ) async -> Outcome {
         let data: Data
+        let limit = configuration.maximumFileBytes
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: entry.path)
-            if let size = attributes[.size] as? Int, size > configuration.maximumFileBytes {
-                return .failed("The file is \(size) bytes, over the \(configuration.maximumFileBytes)-byte limit.")
+            guard let read = try await NIOThreadPool.singleton.runIfActive({ () throws -> Data? in
+                let attributes = try FileManager.default.attributesOfItem(atPath: entry.path)
+                if let size = attributes[.size] as? Int, size > limit { return nil }
+                return try Data(contentsOf: URL(fileURLWithPath: entry.path))
+            }) else {
+                return .failed("The file is over the \(limit)-byte limit.")
             }
-            data = try Data(contentsOf: URL(fileURLWithPath: entry.path))
+            data = read
         } catch {
             return .failed("Cannot read the file (\(error.localizedDescription)).")
         }
@@ -231,8 +240,8 @@ public struct Ingestor: Sendable {
         }
     }
 
-    /// Ingests documents from a non-file source. Documents stored under `sourcePrefix` that are not among them are
-    /// removed, as files gone from a directory are.
+    /// Ingests documents from a non-file source. Documents stored under `sourcePrefix` (which ends with `/`, as
+    /// `beir://scifact/` does) that are not among them are removed, as files gone from a directory are.
     public func ingest(
         documents: [SourceDocument], sourcePrefix: String, tenant: String,
         progress: (@Sendable (IngestProgress) -> Void)? = nil
@@ -244,7 +253,7 @@ public struct Ingestor: Sendable {
         let modelID = try await store.registerEmbeddingModel(
             name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
         let states = try await store.documentStates(
-            tenantID: tenantID, sourcePrefix: sourcePrefix, modelID: modelID, logger: logger)
+            tenantID: tenantID, scope: .under(sourcePrefix), modelID: modelID, logger: logger)
         let outcomes = await runBounded(count: documents.count, start: start, progress: progress) { index in
             let document = documents[index]
             return await ingestContent(

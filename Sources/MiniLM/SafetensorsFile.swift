@@ -162,7 +162,15 @@ final class SafetensorsFile: @unchecked Sendable {
                 throw MiniLMError.invalidModelFile(path, "tensor '\(name)' lies outside the file (truncated download?)")
             }
             let dtype = DType(rawValue: dtypeName)
-            if let dtype, shape.reduce(1, *) * dtype.byteCount != offsets[1] - offsets[0] {
+            // Multiplied with overflow checks: the header is data, and a shape such as [3037000500, 3037000500] would trap.
+            let elements = shape.reduce(Optional(1)) { product, size in
+                product.flatMap { product in
+                    let (value, overflow) = product.multipliedReportingOverflow(by: size)
+                    return overflow ? nil : value
+                }
+            }
+            let (bytes, overflow) = (elements ?? Int.max).multipliedReportingOverflow(by: dtype?.byteCount ?? 1)
+            if dtype != nil, elements == nil || overflow || bytes != offsets[1] - offsets[0] {
                 throw MiniLMError.invalidModelFile(path, "tensor '\(name)' has \(offsets[1] - offsets[0]) bytes for shape \(shape)")
             }
             tensors[name] = TensorInfo(dtype: dtype, dtypeName: dtypeName, shape: shape, byteRange: offsets[0]..<offsets[1])

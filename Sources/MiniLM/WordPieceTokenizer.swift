@@ -41,7 +41,9 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Parses `tokenizer.json` content; `path` only names the file in errors.
     init(json: Data, path: String = "tokenizer.json", maximumTokens: Int = 256) throws {
-        precondition(maximumTokens >= 2, "an encoding needs room for [CLS] and [SEP]")
+        guard maximumTokens >= 2 else {
+            throw MiniLMError.invalidModelFile(path, "the model allows \(maximumTokens) positions; an encoding needs room for [CLS] and [SEP]")
+        }
         guard let root = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
             throw MiniLMError.invalidModelFile(path, "it is not a JSON object")
         }

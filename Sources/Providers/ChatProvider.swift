@@ -65,10 +65,24 @@ public struct TokenUsage: Hashable, Sendable, Codable {
     public var inputTokens: Int
     public var outputTokens: Int
 
+    /// The largest count kept (2^40, about 10^12): upstreams report these numbers, and sums of them (totals,
+    /// metrics, costs) must never overflow.
+    public static let maximumCount = 1 << 40
+
+    /// Counts outside `0...maximumCount` (an upstream's mistake or malice) are clamped into it.
     public init(inputTokens: Int, outputTokens: Int) {
-        self.inputTokens = inputTokens
-        self.outputTokens = outputTokens
+        self.inputTokens = Self.clamp(inputTokens)
+        self.outputTokens = Self.clamp(outputTokens)
     }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            inputTokens: try container.decode(Int.self, forKey: .inputTokens),
+            outputTokens: try container.decode(Int.self, forKey: .outputTokens))
+    }
+
+    static func clamp(_ count: Int) -> Int { min(max(count, 0), maximumCount) }
 }
 
 /// Why generation stopped.

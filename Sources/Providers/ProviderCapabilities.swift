@@ -61,6 +61,10 @@ public protocol EmbeddingsAPI: Sendable {
     var embeddingBatchLimit: Int { get }
     /// Embeds `texts` with `model`; one vector per text, in order.
     func embed(_ texts: [String], model: String) async throws -> [[Float]]
+    /// Whether ``EmbeddingsRequest/dimensions`` may be passed to the upstream (see `EmbeddingsRequest.swift`).
+    var acceptsDimensions: Bool { get }
+    /// Embeds one request, with the input tokens the upstream counted when it says.
+    func embed(_ request: EmbeddingsRequest) async throws -> EmbeddingsResult
 }
 
 /// One embedding model of a provider, as an ``EmbeddingProvider``: its space is `provider/model`.

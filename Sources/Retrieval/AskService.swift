@@ -64,6 +64,12 @@ public struct AskService: Sendable {
             throw StorageError.tenantNotFound(tenant)
         }
         let passages = try await retriever.retrieve(question: question, tenantID: tenantID, limit: topK)
+        guard !passages.isEmpty else {
+            // Nothing to ground an answer in: no model is asked (it could only invent one, and would be paid to).
+            return GroundedAnswer(
+                answer: ExtractiveAnswerer.notCoveredAnswer, citations: [], provider: "local",
+                model: ExtractiveAnswerer.modelName, latency: clock.now - start)
+        }
         let documents = passages.enumerated().map { index, passage in
             GroundingDocument(
                 number: index + 1, source: passage.source, headingPath: passage.headingPath, text: passage.text)
@@ -89,7 +95,8 @@ public struct AskService: Sendable {
     }
 
     /// The passages an answer cites, in the order of their first `[n]` marker. An answer that cites nothing
-    /// (but is not the not-covered answer) is credited to every passage it was given.
+    /// (but is not the not-covered answer) is credited to every passage it was given. Markers that name no passage
+    /// (`[0]`, `[99]`, `[-1]`, a number too large for `Int`) are ignored: any model may write them.
     static func citations(in answer: String, passages: [RetrievedPassage]) -> [Citation] {
         var order: [Int] = []
         var index = answer.startIndex
@@ -97,7 +104,8 @@ public struct AskService: Sendable {
             guard let close = answer[open...].firstIndex(of: "]") else { break }
             let inside = answer[answer.index(after: open)..<close]
             for part in inside.split(separator: ",") {
-                if let number = Int(part.trimmingCharacters(in: .whitespaces)), (1...passages.count).contains(number),
+                // Compared before any arithmetic: `[-9223372036854775808]` is an Int too.
+                if let number = Int(part.trimmingCharacters(in: .whitespaces)), number >= 1, number <= passages.count,
                     !order.contains(number)
                 {
                     order.append(number)

@@ -33,7 +33,8 @@ extension ProviderRegistry {
             }
             entries.append(
                 Entry(
-                    name: provider.name, kind: provider.kind, endpoints: clients, capabilities: capabilities!,
+                    name: provider.name, kind: provider.kind, endpoints: clients,
+                    capabilities: capabilities ?? .init(chat: false, streaming: false, embeddings: false, isLocal: false),
                     defaultModel: provider.defaultModel, loadBalancing: provider.loadBalancing))
         }
         entries.append(
@@ -42,7 +43,9 @@ extension ProviderRegistry {
                 endpoints: [EndpointClient(displayName: "builtin", chat: ExtractiveAnswerer(), embeddings: nil)],
                 capabilities: .init(chat: true, streaming: false, embeddings: true, isLocal: true),
                 defaultModel: ExtractiveAnswerer.modelName))
-        return ProviderRegistry(entries: entries, catalogue: configuration.models)
+        return ProviderRegistry(
+            entries: entries, catalogue: configuration.models,
+            breaker: .init(failureThreshold: configuration.health.failureThreshold, cooldown: configuration.health.cooldown))
     }
 
     /// The client for one endpoint of `provider`.

@@ -77,21 +77,50 @@ public final class ProviderRegistry: Sendable {
     /// Providers in configuration order; `local` last.
     public let entries: [Entry]
     public let catalogue: [ModelCapabilities]
-    /// Models each provider listed, cached after the first bare-name lookup.
-    private let listedModels = Mutex<[String: [String]]>([:])
+    /// Each provider's endpoint pool (load balancing, in-flight counts, latency, circuit breakers), by provider name.
+    /// Chat (``AIRouter``) and embeddings (routed, and the embedders that ``embedder(named:)`` makes for ingest and
+    /// retrieval) share them, so an endpoint's health is one thing whatever the call.
+    let pools: [String: EndpointPool]
+    /// When the pools' circuits open and for how long.
+    public let breaker: EndpointHealth.BreakerPolicy
+    /// The providers' model lists, fetched in the background and kept for a while (see ``ModelListCache``).
+    let modelLists: ModelListCache
+    /// Vector lengths learnt from answers, `provider/model` → dimensions, for models nothing else describes.
+    let learnedDimensions = Mutex<[String: Int]>([:])
+    /// Time for the pools and the model lists' ages.
+    let clock: any RouterClock
     /// The native embedder, loaded once (its weights are 90 MB) on first use.
     private let nativeEmbedder = Mutex<MiniLMEmbedder?>(nil)
     /// Where the native embedder's model files are.
     public let modelDirectory: String
 
+    /// - Parameters:
+    ///   - breaker: the circuit-breaker policy of every endpoint pool (``make(configuration:transport:)`` takes the
+    ///     routing file's `health`).
+    ///   - modelLists: how long providers' model lists are kept and waited for.
     public init(
         entries: [Entry], catalogue: [ModelCapabilities],
-        modelDirectory: String = MiniLMEmbedder.defaultModelDirectory(environment: ProcessInfo.processInfo.environment)
+        modelDirectory: String = MiniLMEmbedder.defaultModelDirectory(environment: ProcessInfo.processInfo.environment),
+        breaker: EndpointHealth.BreakerPolicy = .init(), modelLists: ModelListCache.Configuration = .init(),
+        clock: any RouterClock = SystemRouterClock()
     ) {
         self.entries = entries
         self.catalogue = catalogue
         self.modelDirectory = modelDirectory
+        self.breaker = breaker
+        self.clock = clock
+        self.modelLists = ModelListCache(configuration: modelLists, clock: clock)
+        var pools: [String: EndpointPool] = [:]
+        for entry in entries {
+            pools[entry.name] = EndpointPool(
+                provider: entry.name, weights: entry.endpoints.map(\.weight),
+                maximumConcurrency: entry.endpoints.map(\.maximumConcurrency), policy: entry.loadBalancing, breaker: breaker)
+        }
+        self.pools = pools
     }
+
+    /// The endpoint pool of a provider.
+    public func pool(for provider: String) -> EndpointPool? { pools[provider] }
 
     public func entry(named name: String) -> Entry? {
         entries.first { $0.name == name }
@@ -140,8 +169,10 @@ public final class ProviderRegistry: Sendable {
             {
                 return Resolution(entry: entry, model: model)
             }
-            for entry in entries where entry.isEnabled && entry.capabilities.chat {
-                if try await models(of: entry).contains(model) { return Resolution(entry: entry, model: model) }
+            let chatting = entries.filter { $0.isEnabled && $0.capabilities.chat }
+            let lists = await models(of: chatting)
+            for entry in chatting where lists[entry.name]?.contains(model) == true {
+                return Resolution(entry: entry, model: model)
             }
             throw RoutingError.unknownModel(model)
         }
@@ -159,12 +190,35 @@ public final class ProviderRegistry: Sendable {
         return Resolution(entry: entry, model: model)
     }
 
-    /// The models a provider lists (cached; a provider that fails to answer lists nothing).
+    /// The models a provider lists, as last fetched: a fresh list is used as it is, a stale one while a new one is
+    /// fetched in the background, and a provider that has not answered yet is waited for only briefly (a provider
+    /// that failed to answer lists nothing until it does). See ``ModelListCache``.
     public func models(of entry: Entry) async throws -> [String] {
-        if let cached = listedModels.withLock({ $0[entry.name] }) { return cached }
-        let listed = (try? await entry.chat.listModels().map(\.id)) ?? []
-        if !listed.isEmpty { listedModels.withLock { $0[entry.name] = listed } }
-        return listed
+        await modelLists.models(of: entry.name) {
+            // The first endpoint that answers; a dead one fails fast (a refused connection is not retried).
+            var lastError: (any Error)?
+            for endpoint in entry.endpoints {
+                do {
+                    return try await endpoint.chat.listModels().map(\.id)
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError ?? ProviderError.disabled(provider: entry.name)
+        }
+    }
+
+    /// The model lists of `entries`, fetched concurrently: a first fetch waits at most one bound in all, not one
+    /// per provider.
+    func models(of entries: [Entry]) async -> [String: [String]] {
+        await withTaskGroup(of: (String, [String]).self) { group in
+            for entry in entries {
+                group.addTask { (entry.name, (try? await self.models(of: entry)) ?? []) }
+            }
+            var lists: [String: [String]] = [:]
+            for await (name, models) in group { lists[name] = models }
+            return lists
+        }
     }
 
     /// What the catalogue says of a model; defaults from the provider otherwise.
@@ -176,7 +230,8 @@ public final class ProviderRegistry: Sendable {
     /// The embedder called `name`: `auto` (`minilm` when its model files are installed, else `local`), `local`
     /// (hashing, 512 dimensions), `minilm` (the native all-MiniLM-L6-v2, 384
     /// dimensions, model files from `./deploy/install-model.sh`) or `provider/model` with its dimensions from the
-    /// catalogue.
+    /// catalogue: this embedder stores vectors (ingest, retrieval), so their length must be known before the first
+    /// call. A remote one calls the provider's endpoints through its pool, as routed requests do.
     public func embedder(named name: String) throws -> any EmbeddingProvider {
         if name == "auto" {
             // The same answer for every command on this machine: the native model once it is installed.
@@ -195,14 +250,27 @@ public final class ProviderRegistry: Sendable {
         }
         let model = String(name[name.index(after: slash)...])
         guard entry.isEnabled else { throw ProviderError.disabled(provider: entry.name) }
-        guard let api = entry.embeddings, entry.capabilities.embeddings else {
+        guard entry.embeddings != nil, entry.capabilities.embeddings else {
             throw ProviderError.unsupported(provider: entry.name, what: "embeddings")
         }
+        // Stored vectors need their length known before the first one is written (an index is built for it).
         guard let dimensions = catalogue.first(where: { $0.provider == entry.name && $0.model == model })?.embeddingDimensions
         else {
             throw RoutingError.embeddingDimensionsUnknown(name)
         }
-        let apis = entry.endpoints.compactMap(\.embeddings)
-        return BoundEmbedder(api: apis.count > 1 ? FailoverEmbeddingsAPI(apis: apis) : api, model: model, dimensions: dimensions)
+        return BoundEmbedder(api: try pooledEmbeddings(of: entry), model: model, dimensions: dimensions)
+    }
+
+    /// A provider's embeddings over its endpoints, through its endpoint pool (shared with chat); `clock` is the
+    /// caller's (the router's), defaulting to the registry's.
+    func pooledEmbeddings(
+        of entry: Entry, clock: (any RouterClock)? = nil, observer: FailoverEmbeddingsAPI.Observer = .init()
+    ) throws -> FailoverEmbeddingsAPI {
+        guard let pool = pools[entry.name], entry.endpoints.contains(where: { $0.embeddings != nil }) else {
+            throw ProviderError.unsupported(provider: entry.name, what: "embeddings")
+        }
+        return FailoverEmbeddingsAPI(
+            provider: entry.name, endpoints: entry.endpoints.map { ($0.displayName, $0.embeddings) }, pool: pool,
+            clock: clock ?? self.clock, observer: observer)
     }
 }

@@ -25,6 +25,9 @@ extension RoutingConfiguration {
     /// The strategies every configuration has, applied to the model catalogue unless the file lists their steps.
     public static let builtInStrategies: Set<String> = ["cost_optimized", "performance", "privacy_first"]
 
+    /// Sections that may stand under `routing:` (the design document's form) or at the top level.
+    static let routingSections: Set<String> = ["strategies", "caching", "rate_limits"]
+
     /// Parses a routing file. Keys come from the environment variables it names (`api_key_env`), never from the
     /// file itself.
     public static func parse(yaml: String, environment: [String: String]) throws -> RoutingConfiguration {
@@ -46,12 +49,23 @@ extension RoutingConfiguration {
                 message: "unknown section; expected one of \(knownSections.sorted().joined(separator: ", "))",
                 keyPath: key, line: top.first { $0.0 == key }?.1.line)
         }
-        if let routing = top.value("routing") {
-            let fields = try routing.mapping()
-            try fields.rejectUnknown(["default_strategy"])
-            if let strategy = fields.value("default_strategy") {
-                configuration.routing.defaultStrategy = try strategy.string()
+        // The design document nests `strategies`, `caching` and `rate_limits` under `routing:`; the top level is
+        // accepted too, but a section given in both places is ambiguous and refused.
+        let routingFields = try top.value("routing")?.mapping() ?? []
+        try routingFields.rejectUnknown(routingSections.union(["default_strategy"]))
+        func section(_ name: String) throws -> YAMLNode? {
+            let nested = routingFields.value(name)
+            let topLevel = top.value(name)
+            if let nested, let topLevel {
+                throw ConfigurationError(
+                    message: "`\(name)` is given both under `routing:`\(nested.keyLine.map { " (line \($0))" } ?? "") and at the "
+                        + "top level; keep one (the design document nests it under `routing:`)",
+                    keyPath: name, line: topLevel.keyLine)
             }
+            return nested ?? topLevel
+        }
+        if let strategy = routingFields.value("default_strategy") {
+            configuration.routing.defaultStrategy = try strategy.string()
         }
         if let providers = top.value("providers") {
             for (name, node) in try providers.mapping() {
@@ -68,13 +82,13 @@ extension RoutingConfiguration {
             try fields.rejectUnknown(["model"])
             if let model = fields.value("model") { configuration.embeddingModel = try model.string() }
         }
-        if let strategies = top.value("strategies") {
+        if let strategies = try section("strategies") {
             for (name, node) in try strategies.mapping() {
                 configuration.strategies[name] = try node.sequence().map(parseStrategyStep)
             }
         }
-        if let caching = top.value("caching") { configuration.caching = try parseCaching(caching) }
-        if let limits = top.value("rate_limits") {
+        if let caching = try section("caching") { configuration.caching = try parseCaching(caching) }
+        if let limits = try section("rate_limits") {
             let fields = try limits.mapping()
             try fields.rejectUnknown(["per_tenant", "per_provider"])
             configuration.rateLimits.perTenant = try fields.value("per_tenant")?.rateLimit()
@@ -132,9 +146,13 @@ extension RoutingConfiguration {
         if let value = fields.value("backend") {
             switch try value.string() {
             case "memory": caching.backend = .memory
-            // The seed names redis; the appliance's shared store is its PostgreSQL, so no extra service is needed.
-            case "postgres", "postgresql", "redis": caching.backend = .postgres
-            default: throw value.error("backend is memory or postgres")
+            case "postgres", "postgresql": caching.backend = .postgres
+            case "redis":
+                // The design document names redis; the appliance shares its cache through its own PostgreSQL, so no
+                // extra service is needed — and it says so rather than silently meaning something else.
+                caching.backend = .postgres
+                caching.requestedBackend = "redis"
+            default: throw value.error("backend is postgres, redis (kept in PostgreSQL) or memory")
             }
         }
         if let value = fields.value("ttl") { caching.timeToLive = try value.duration() }
@@ -177,6 +195,11 @@ extension RoutingConfiguration {
         let strategyNames = Set(configuration.strategies.keys).union(builtInStrategies)
         func node(_ path: String...) -> YAMLNode? {
             var fields = top
+            if let first = path.first, routingSections.contains(first), top.value(first) == nil,
+                let routing = try? top.value("routing")?.mapping()
+            {
+                fields = routing
+            }
             var found: YAMLNode?
             for key in path {
                 guard let next = fields.value(key) else { return found }
@@ -339,10 +362,13 @@ extension RoutingConfiguration {
 struct YAMLNode {
     let node: Node
     let path: String
+    /// The line of the key this node is the value of, when it is one.
+    let keyLine: Int?
 
-    init(_ node: Node, path: String) {
+    init(_ node: Node, path: String, keyLine: Int? = nil) {
         self.node = node
         self.path = path
+        self.keyLine = keyLine
     }
 
     var line: Int? { node.mark?.line }
@@ -355,7 +381,7 @@ struct YAMLNode {
         guard case .mapping(let mapping) = node else { throw error("expected a mapping of `key: value` lines") }
         return try mapping.map { key, value in
             guard let name = key.string else { throw error("keys must be strings") }
-            return (name, YAMLNode(value, path: path.isEmpty ? name : "\(path).\(name)"))
+            return (name, YAMLNode(value, path: path.isEmpty ? name : "\(path).\(name)", keyLine: key.mark?.line))
         }
     }
 
@@ -369,14 +395,26 @@ struct YAMLNode {
         return scalar.string
     }
 
+    /// A finite decimal number. Parsed here rather than by Yams, whose YAML 1.1 forms (`.inf`, base 60 such as
+    /// `1:1:1:1`) are no prices or weights, and whose base-60 integer parser can overflow.
     func number() throws -> Double {
-        guard let value = node.float ?? node.int.map(Double.init) else { throw error("expected a number") }
+        guard case .scalar(let scalar) = node, let value = Double(Self.numeral(scalar.string)), value.isFinite else {
+            throw error("expected a number")
+        }
         return value
     }
 
+    /// A whole decimal number within `Int`'s range.
     func integer() throws -> Int {
-        guard let value = node.int else { throw error("expected a whole number") }
+        guard case .scalar(let scalar) = node, let value = Int(Self.numeral(scalar.string)) else {
+            throw error("expected a whole number")
+        }
         return value
+    }
+
+    /// `1_000` as `1000`, without surrounding blanks.
+    static func numeral(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
     }
 
     func bool() throws -> Bool {
@@ -398,8 +436,9 @@ struct YAMLNode {
         let text = try string().trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         // At most a year: longer is a mistake, and a huge or infinite value cannot be represented.
+        // At least a millisecond: a zero interval would make a probe loop spin.
         func bounded(_ seconds: Double) -> Duration? {
-            seconds > 0 && seconds <= 366 * 86_400 ? .milliseconds(Int64(seconds * 1000)) : nil
+            seconds >= 0.001 && seconds <= 366 * 86_400 ? .milliseconds(Int64(seconds * 1000)) : nil
         }
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             if let value = Double(text.dropLast(suffix.count)), let duration = bounded(value * scale) { return duration }

@@ -125,6 +125,8 @@ public struct RoutingConfiguration: Sendable, Equatable {
         public var timeToLive: Duration = .seconds(3600)
         /// Entries the in-memory LRU keeps. Defaults to 1,000.
         public var maximumEntries = 1000
+        /// The backend the file named when it differs from the one used (`redis`, served by PostgreSQL).
+        public var requestedBackend: String?
 
         public init() {}
     }
@@ -209,5 +211,16 @@ public struct RoutingConfiguration: Sendable, Equatable {
     /// The provider called `name`.
     public func provider(named name: String) -> Provider? {
         providers.first { $0.name == name }
+    }
+
+    /// What the file asks that the appliance does another way: said once at start-up and by `config check`.
+    public var notices: [String] {
+        var notices: [String] = []
+        if caching.enabled, caching.requestedBackend == "redis" {
+            notices.append(
+                "caching.backend is redis: the appliance keeps its shared response cache in its PostgreSQL "
+                    + "(table response_cache, shared by every instance on the same database) and contacts no Redis.")
+        }
+        return notices
     }
 }

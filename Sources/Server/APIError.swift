@@ -15,6 +15,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var excluded: [RouteExclusion] = []
     /// What was tried before giving up (503 `all_candidates_failed`).
     public var attempts: [RoutingError.Attempt] = []
+    /// The methods a path accepts (405, sent as `Allow`).
+    public var allow: [String] = []
 
     /// OpenAI's error category, for SDKs that read it.
     var type: String { status.code >= 500 ? "api_error" : status.code == 429 ? "rate_limit_error" : "invalid_request_error" }
@@ -29,5 +31,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
     static func invalidRequest(_ message: String) -> APIError {
         APIError(status: .badRequest, code: "invalid_request", message: message)
+    }
+
+    static func requestTimeout(_ message: String) -> APIError {
+        APIError(status: .requestTimeout, code: "request_timeout", message: message)
     }
 }

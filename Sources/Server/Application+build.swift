@@ -41,14 +41,15 @@ public struct ServerDependencies: Sendable {
 
 /// The appliance's router: every route, behind the error middleware.
 public func buildRouter(configuration: ServerConfiguration, dependencies: ServerDependencies) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ErrorMiddleware())
+    let routes = RouteTable()
+    let router = RecordingRouter(router: Router(context: BasicRequestContext.self), table: routes)
+    router.add(middleware: ErrorMiddleware(routes: routes))
     HealthController(isReady: dependencies.isReady).addRoutes(to: router)
     AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
     AIController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     OpenAICompatibleController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     RouterController(router: dependencies.router, usage: dependencies.usage, metrics: dependencies.metrics).addRoutes(to: router)
-    return router
+    return router.router
 }
 
 /// The HTTP application with its background services.
@@ -60,6 +61,7 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     var app = Application(
         router: buildRouter(configuration: configuration, dependencies: dependencies),
+        server: .applianceHTTP1(idleTimeout: configuration.idleTimeout),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "unity-ai"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)

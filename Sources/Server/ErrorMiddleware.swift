@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import Providers
 import Routing
 import Storage
@@ -11,11 +12,26 @@ import Storage
 /// unexpected errors become a 500 whose details go to the log, not to the client. The body is
 /// `{"error": {"code", "message", "type"}}`, which OpenAI's SDKs also read.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The routes, to tell a wrong method (405) from an unknown path (404).
+    var routes: RouteTable?
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         do {
             return try await next(request, context)
+        } catch let error as HTTPParserError {
+            // A malformed request (a bad chunk size, say): the server answers 400 and closes the connection, which
+            // only it can do.
+            throw error
+        } catch let error as any HTTPResponseError where error.status == .notFound {
+            let allowed = routes?.methods(forPath: request.uri.path) ?? []
+            guard !allowed.isEmpty else { return Self.response(Self.apiError(for: error, request: request)) }
+            var apiError = APIError(
+                status: .methodNotAllowed, code: "method_not_allowed",
+                message: "\(Self.bounded(request.method.rawValue, 16)) is not allowed on this path; use \(allowed.joined(separator: " or ")).")
+            apiError.allow = allowed
+            return Self.response(apiError)
         } catch {
             let apiError = Self.apiError(for: error, request: request)
             if apiError.status == .internalServerError {
@@ -37,7 +53,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as StorageError where error.code == .tenantNotFound:
             return APIError(status: .notFound, code: "tenant_not_found", message: error.message)
         case let error as StorageError:
-            return APIError(status: .serviceUnavailable, code: "storage_unavailable", message: error.message)
+            var apiError = APIError(status: .serviceUnavailable, code: "storage_unavailable", message: error.message)
+            apiError.retryAfter = error.retryAfter ?? .seconds(5)
+            return apiError
         case let error as ProviderError:
             var apiError = APIError(status: status(for: error), code: code(for: error), message: error.message)
             apiError.retryAfter = error.retryAfter
@@ -68,7 +86,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let code = status == .notFound ? "not_found" : status == .methodNotAllowed ? "method_not_allowed" : "http_error"
             let message =
                 status == .notFound
-                ? "No route for \(request.map { "\($0.method) \($0.uri.path)" } ?? "this request")." : status.reasonPhrase
+                ? "No route for \(request.map { "\(bounded($0.method.rawValue, 16)) \(bounded($0.uri.path, 200))" } ?? "this request")."
+                : status.reasonPhrase
             return APIError(status: status, code: code, message: message)
         default:
             return APIError(
@@ -110,11 +129,21 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// `text`, cut to `limit` characters: an error body never echoes unbounded input.
+    static func bounded(_ text: some StringProtocol, _ limit: Int) -> String {
+        text.count <= limit ? String(text) : String(text.prefix(limit)) + "…"
+    }
+
+    /// The most characters of a message, and the most entries of a list, an error body carries.
+    static var maximumMessageCharacters: Int { 2_000 }
+    static var maximumListEntries: Int { 50 }
+
     static func errorJSON(_ error: APIError) -> String {
         let body = ErrorBody(
             error: .init(
-                code: error.code, message: error.message, type: error.type, excluded: error.excluded.isEmpty ? nil : error.excluded,
-                attempts: error.attempts.isEmpty ? nil : error.attempts))
+                code: error.code, message: bounded(error.message, maximumMessageCharacters), type: error.type,
+                excluded: error.excluded.isEmpty ? nil : Array(error.excluded.prefix(maximumListEntries)),
+                attempts: error.attempts.isEmpty ? nil : Array(error.attempts.prefix(maximumListEntries))))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(body)) ?? Data(), as: UTF8.self)
@@ -127,6 +156,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             headers[.retryAfter] = "\(seconds)"
         }
         if let rateLimit = error.rateLimit { RouteHeaders.apply(rateLimit, to: &headers) }
+        if !error.allow.isEmpty { headers[.allow] = error.allow.joined(separator: ", ") }
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: errorJSON(error))))
     }
 }

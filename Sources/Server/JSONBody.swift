@@ -5,15 +5,15 @@ import NIOCore
 /// Reads and writes JSON bodies with errors a client can act on.
 enum JSONBody {
     /// Decodes the request body as `T`, after checking its size; decoding problems become 400s naming the field.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        try decode(T.self, from: try await collect(request, limit: limit))
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limits: ServerConfiguration.Limits) async throws -> T {
+        try decode(T.self, from: try await collect(request, limits: limits))
     }
 
     /// Decodes the request body twice: as `T` and as `U` (a request's own fields and the appliance's extensions).
-    static func decode<T: Decodable, U: Decodable>(_ type: T.Type, _ other: U.Type, from request: Request, limit: Int)
-        async throws -> (T, U)
-    {
-        let data = try await collect(request, limit: limit)
+    static func decode<T: Decodable, U: Decodable>(
+        _ type: T.Type, _ other: U.Type, from request: Request, limits: ServerConfiguration.Limits
+    ) async throws -> (T, U) {
+        let data = try await collect(request, limits: limits)
         return (try decode(T.self, from: data), try decode(U.self, from: data))
     }
 
@@ -21,16 +21,65 @@ enum JSONBody {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+                let (field, number) = misfitNumber(T.self, in: data)
+            {
+                throw APIError.invalidRequest(
+                    "The field '\(field)' cannot hold \(number): it takes a whole number in range.")
+            }
             throw APIError.invalidRequest(describe(error))
         }
     }
 
-    /// The request body, after checking its size.
-    static func collect(_ request: Request, limit: Int) async throws -> Data {
-        var request = request
+    /// Foundation's decoder on Linux reports a number that does not fit its field (`1.5` for an integer, a value
+    /// beyond `Int`) as "not valid JSON", without the field. When the body is valid JSON, the top-level number
+    /// whose removal lets it decode is that field. At most 16 candidates are tried.
+    static func misfitNumber<T: Decodable>(_ type: T.Type, in data: Data) -> (field: String, number: String)? {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+        let candidates = object.compactMap { key, value -> (String, NSNumber)? in
+            guard let number = value as? NSNumber, !(value is Bool) else { return nil }
+            let double = number.doubleValue
+            return double.rounded() != double || abs(double) >= 9.2e18 ? (key, number) : nil
+        }
+        for (key, number) in candidates.sorted(by: { $0.0 < $1.0 }).prefix(16) {
+            var reduced = object
+            reduced[key] = nil
+            guard let reducedData = try? JSONSerialization.data(withJSONObject: reduced) else { continue }
+            do {
+                _ = try JSONDecoder().decode(T.self, from: reducedData)
+                return (ErrorMiddleware<BasicRequestContext>.bounded(key, 80), "\(number)")
+            } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+                continue
+            } catch {
+                // Another problem remains (a required field this body lacks): this number was the first one.
+                return (ErrorMiddleware<BasicRequestContext>.bounded(key, 80), "\(number)")
+            }
+        }
+        return nil
+    }
+
+    /// The request body, after checking its size, sent within ``ServerConfiguration/Limits/bodyTimeout``.
+    static func collect(_ request: Request, limits: ServerConfiguration.Limits) async throws -> Data {
+        let limit = limits.maximumBodyBytes
+        let timeout = limits.bodyTimeout
         let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: limit)
+            buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask {
+                    var request = request
+                    return try await request.collectBody(upTo: limit)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else {
+                    throw APIError.requestTimeout(
+                        "The request body did not arrive within \(timeout.components.seconds) s; send it at once.")
+                }
+                return body
+            }
         } catch is NIOTooManyBytesError {
             throw APIError(
                 status: .contentTooLarge, code: "body_too_large",
@@ -51,11 +100,28 @@ enum JSONBody {
             if context.codingPath.isEmpty { return "The request body must be a JSON object." }
             return "The field '\(field(context.codingPath))' must be \(typeName(type))."
         case .dataCorrupted(let context):
+            // A number that does not fit its field (1.5 for an integer, 1e400) is reported on the field, not as
+            // broken JSON.
+            if let number = outOfRangeNumber(context) {
+                return context.codingPath.isEmpty
+                    ? "The number \(number) does not fit its field."
+                    : "The field '\(field(context.codingPath))' cannot hold \(number): it takes a number in range (a whole number where one is expected)."
+            }
             if context.codingPath.isEmpty { return "The request body is not valid JSON." }
-            return "The field '\(field(context.codingPath))' is invalid: \(context.debugDescription)"
+            return "The field '\(field(context.codingPath))' is invalid: \(ErrorMiddleware<BasicRequestContext>.bounded(context.debugDescription, 200))"
         @unknown default:
             return "The request body could not be read."
         }
+    }
+
+    /// Foundation's decoder reports a number that does not fit (`1.5` for an `Int`, `1e400`) as corrupted data
+    /// whose description names the number; the number, if so (cut short).
+    static func outOfRangeNumber(_ context: DecodingError.Context) -> String? {
+        let text = context.debugDescription
+        guard text.contains("Number") || text.contains("number"), text.contains("fit") || text.contains("representable")
+        else { return nil }
+        guard let open = text.firstIndex(of: "<"), let close = text[open...].firstIndex(of: ">") else { return "the value" }
+        return ErrorMiddleware<BasicRequestContext>.bounded(text[text.index(after: open)..<close], 40)
     }
 
     private static func typeName(_ type: Any.Type) -> String {

@@ -3,9 +3,9 @@ import PostgresNIO
 
 /// Finds chunks of one tenant, by vector and by words. Every query is filtered by tenant.
 public struct ChunkSearch: Sendable {
-    public let client: PostgresClient
+    public let client: Database
 
-    public init(client: PostgresClient) {
+    public init(client: Database) {
         self.client = client
     }
 
@@ -25,7 +25,10 @@ public struct ChunkSearch: Sendable {
     public func nearest(
         to vector: [Float], modelID: Int, dimensions: Int, tenantID: Int64, limit: Int, logger: Logger
     ) async throws -> [Hit] {
-        precondition(vector.count == dimensions, "query vector has \(vector.count) dimensions, not \(dimensions)")
+        guard vector.count == dimensions else {
+            throw StorageError(
+                .inconsistentData, "The query vector has \(vector.count) dimensions where the model stores \(dimensions).")
+        }
         let literal = KnowledgeStore.vectorLiteral(vector)
         let efSearch = max(40, limit * 2)
         return try await client.withTransaction(logger: logger) { connection in
@@ -69,7 +72,7 @@ public struct ChunkSearch: Sendable {
             LIMIT \(limit)
             """, logger: logger)
         var hits: [Hit] = []
-        for try await (id, rank) in rows.decode((Int64, Double).self) {
+        for (id, rank) in try rows.decode((Int64, Double).self) {
             hits.append(Hit(chunkID: id, score: rank))
         }
         return hits
@@ -99,7 +102,7 @@ public struct ChunkSearch: Sendable {
             WHERE c.id = ANY(\(ids)::bigint[]) AND c.tenant_id = \(tenantID)
             """, logger: logger)
         var records: [Int64: ChunkRecord] = [:]
-        for try await (id, documentID, uri, display, ordinal, text, headings, start, end) in rows.decode(
+        for (id, documentID, uri, display, ordinal, text, headings, start, end) in try rows.decode(
             (Int64, Int64, String, String, Int, String, [String], Int, Int).self)
         {
             records[id] = ChunkRecord(

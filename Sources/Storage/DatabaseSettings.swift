@@ -15,8 +15,12 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
     /// The password, if any. Never printed.
     public var password: String?
     public var database: String
-    /// `disable`, `prefer` or `require`, as libpq's `sslmode`.
+    /// libpq's `sslmode`: `disable`, `allow`, `prefer`, `require` (encrypted, server not verified), `verify-ca`
+    /// (the certificate chain is verified) or `verify-full` (the chain and the host name).
     public var tlsMode: String
+    /// libpq's `sslrootcert`: a PEM file of the certificate authorities to trust when verifying; the system's
+    /// trust store when `nil` (or `system`).
+    public var tlsRootCertificates: String?
 
     public init(endpoint: Endpoint, username: String, password: String? = nil, database: String, tlsMode: String = "disable") {
         self.endpoint = endpoint
@@ -52,8 +56,40 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
         guard ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(tlsMode) else {
             throw StorageError(
                 .invalidDatabaseURL,
-                "DATABASE_URL has sslmode=\(tlsMode); use disable, prefer, require or verify-full.")
+                "DATABASE_URL has sslmode=\(tlsMode); use disable, allow, prefer, require, verify-ca or verify-full.")
         }
+        if let root = query["sslrootcert"], !root.isEmpty, root != "system" {
+            tlsRootCertificates = root
+        }
+        // Never silently weaker than asked: what verification needs must be there before anything connects.
+        _ = try tlsConfiguration()
+    }
+
+    /// The TLS settings `sslmode` asks for; `nil` for `disable`.
+    /// - Throws: ``StorageError`` `invalidDatabaseURL` when `sslrootcert` cannot be read.
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        guard tlsMode != "disable" else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch tlsMode {
+        case "verify-full":
+            configuration.certificateVerification = .fullVerification
+        case "verify-ca":
+            configuration.certificateVerification = .noHostnameVerification
+        default:
+            // libpq's require, prefer and allow encrypt without verifying the server: that is what they mean.
+            configuration.certificateVerification = .none
+        }
+        if tlsMode.hasPrefix("verify-"), let path = tlsRootCertificates {
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            } catch {
+                throw StorageError(
+                    .invalidDatabaseURL,
+                    "DATABASE_URL's sslrootcert=\(path) cannot be read as PEM certificates (\(error)); sslmode=\(tlsMode) "
+                        + "needs the certificate authority that signed the server's certificate.")
+            }
+        }
+        return configuration
     }
 
     /// The same server, another database.
@@ -64,25 +100,41 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
     }
 
     /// A `PostgresClient` configuration for these settings.
-    public func clientConfiguration() -> PostgresClient.Configuration {
+    public func clientConfiguration() throws -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         switch endpoint {
         case .unixSocket(let path):
+            // As libpq: a unix socket is local, and TLS does not apply to it.
             configuration = .init(unixSocketPath: path, username: username, password: password, database: database)
         case .tcp(let host, let port):
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            if tlsMode != "verify-full" { tlsConfiguration.certificateVerification = .none }
             let tls: PostgresClient.Configuration.TLS =
-                switch tlsMode {
-                case "disable": .disable
-                case "allow", "prefer": .prefer(tlsConfiguration)
-                default: .require(tlsConfiguration)
+                switch (tlsMode, try tlsConfiguration()) {
+                case (_, nil): .disable
+                case ("allow", let tls?), ("prefer", let tls?): .prefer(tls)
+                case (_, let tls?): .require(tls)
                 }
             configuration = .init(
                 host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         configuration.options.maximumConnections = 16
+        configuration.options.connectTimeout = .seconds(5)
         return configuration
+    }
+
+    /// A single connection's configuration for these settings (for a first check of the server).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        switch endpoint {
+        case .unixSocket(let path):
+            return .init(unixSocketPath: path, username: username, password: password, database: database)
+        case .tcp(let host, let port):
+            let tls: PostgresConnection.Configuration.TLS =
+                switch (tlsMode, try tlsConfiguration()) {
+                case (_, nil): .disable
+                case ("allow", let tls?), ("prefer", let tls?): .prefer(try .init(configuration: tls))
+                case (_, let tls?): .require(try .init(configuration: tls))
+                }
+            return .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        }
     }
 
     /// The server and database, without credentials.

@@ -4,9 +4,9 @@ import PostgresNIO
 
 /// The knowledge base in PostgreSQL: tenants, documents, their chunks and chunk embeddings.
 public struct KnowledgeStore: Sendable {
-    public let client: PostgresClient
+    public let client: Database
 
-    public init(client: PostgresClient) {
+    public init(client: Database) {
         self.client = client
     }
 
@@ -15,7 +15,7 @@ public struct KnowledgeStore: Sendable {
     /// The id of the tenant called `name`, or `nil` when there is none.
     public func tenantID(named name: String, logger: Logger) async throws -> Int64? {
         let rows = try await client.query("SELECT id FROM tenants WHERE name = \(name)", logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
+        for id in try rows.decode(Int64.self) { return id }
         return nil
     }
 
@@ -28,7 +28,7 @@ public struct KnowledgeStore: Sendable {
             )
             SELECT id FROM inserted UNION ALL SELECT id FROM tenants WHERE name = \(name)
             """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
+        for id in try rows.decode(Int64.self) { return id }
         throw StorageError(.inconsistentData, "The tenant '\(name)' could not be created.")
     }
 
@@ -47,7 +47,7 @@ public struct KnowledgeStore: Sendable {
             UNION ALL SELECT id, dimensions FROM embedding_models WHERE name = \(name)
             """, logger: logger)
         var registered: (id: Int, dimensions: Int)?
-        for try await (id, storedDimensions) in rows.decode((Int, Int).self) {
+        for (id, storedDimensions) in try rows.decode((Int, Int).self) {
             registered = (id, storedDimensions)
             break
         }
@@ -86,10 +86,27 @@ public struct KnowledgeStore: Sendable {
         public var embeddedChunkCount: Int
     }
 
-    /// The stored documents of a tenant whose source URI starts with `prefix`, by source URI.
-    public func documentStates(tenantID: Int64, sourcePrefix prefix: String, modelID: Int, logger: Logger)
+    /// Which stored documents belong to one ingest root.
+    public enum SourceScope: Sendable, Equatable {
+        /// Exactly one document: a root that is a file. `file:///docs/README` never covers `file:///docs/README.md`.
+        case document(String)
+        /// Every document under a folder-like prefix, which must end with its delimiter (`file:///docs/`,
+        /// `beir://scifact/`), so that `/docs` never covers `/docs-old`.
+        case under(String)
+    }
+
+    /// The stored documents of a tenant in `scope`, by source URI.
+    public func documentStates(tenantID: Int64, scope: SourceScope, modelID: Int, logger: Logger)
         async throws -> [String: DocumentState]
     {
+        let (uri, exact): (String, Bool) =
+            switch scope {
+            case .document(let uri): (uri, true)
+            case .under(let prefix): (prefix, false)
+            }
+        guard exact || uri.hasSuffix("/") else {
+            throw StorageError(.inconsistentData, "The source prefix '\(uri)' must end with '/' so that it names a folder.")
+        }
         let rows = try await client.query(
             """
             SELECT d.id, d.source_uri, d.content_sha256, d.metadata->>'chunker',
@@ -97,10 +114,11 @@ public struct KnowledgeStore: Sendable {
                    (SELECT count(*) FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
                      WHERE c.document_id = d.id AND e.model_id = \(modelID))::bigint
             FROM documents d
-            WHERE d.tenant_id = \(tenantID) AND starts_with(d.source_uri, \(prefix))
+            WHERE d.tenant_id = \(tenantID)
+              AND CASE WHEN \(exact) THEN d.source_uri = \(uri) ELSE starts_with(d.source_uri, \(uri)) END
             """, logger: logger)
         var states: [String: DocumentState] = [:]
-        for try await (id, uri, sha, fingerprint, chunkCount, embeddedCount) in rows.decode(
+        for (id, uri, sha, fingerprint, chunkCount, embeddedCount) in try rows.decode(
             (Int64, String, String, String?, Int64, Int64).self)
         {
             states[uri] = DocumentState(
@@ -211,7 +229,7 @@ public struct KnowledgeStore: Sendable {
             )
             SELECT count(*)::bigint FROM deleted
             """, logger: logger)
-        for try await count in rows.decode(Int64.self) { return Int(count) }
+        for count in try rows.decode(Int64.self) { return Int(count) }
         return 0
     }
 

@@ -4,7 +4,7 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String {
             case binariesNotFound, serverStartFailed, serverUnreachable, invalidDatabaseURL, vectorUnavailable
-            case migrationFailed, migrationEdited, migrationsNotFound, tenantNotFound, inconsistentData
+            case migrationFailed, migrationEdited, migrationsNotFound, tenantNotFound, inconsistentData, schemaNotReady
         }
 
         private let base: Base
@@ -18,6 +18,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let migrationsNotFound = Code(base: .migrationsNotFound)
         public static let tenantNotFound = Code(base: .tenantNotFound)
         public static let inconsistentData = Code(base: .inconsistentData)
+        /// The schema's migrations are not applied yet (a server that just started, or a database being set up).
+        public static let schemaNotReady = Code(base: .schemaNotReady)
 
         public var description: String { base.rawValue }
     }
@@ -25,6 +27,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     /// What happened and how to fix it. Never contains passwords.
     public var message: String
+    /// When trying again may help (an unreachable server), how long to wait first.
+    public var retryAfter: Duration?
 
     public init(_ code: Code, _ message: String) {
         self.code = code

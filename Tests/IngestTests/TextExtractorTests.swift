@@ -103,3 +103,14 @@ import Testing
         #expect(Set(listing.skipped.map { ($0 as NSString).lastPathComponent }) == ["e.png", "link.md"])
     }
 }
+
+@Suite struct DecodedNulTests {
+    /// PostgreSQL's text type refuses NUL; a document must not fail to store for one.
+    @Test(arguments: [
+        (DocumentFormat.html, "<p>a&#0;b</p>"), (.json, #"{"k": "a\u0000b"}"#),
+    ])
+    func aDecodedNulBecomesASpace(_ format: DocumentFormat, _ source: String) throws {
+        let extracted = try TextExtractor().extract(Data(source.utf8), format: format, fileName: "f")
+        #expect(!extracted.scalars.contains("\u{0}"))
+    }
+}

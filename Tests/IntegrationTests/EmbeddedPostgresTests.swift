@@ -48,10 +48,10 @@ import Testing
         #expect(error?.message.contains("UNITY_AI_PG_BIN") == true)
     }
 
-    static func withClient<T: Sendable>(_ settings: DatabaseSettings, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: TestDatabase.logger)
+    static func withClient<T: Sendable>(_ settings: DatabaseSettings, _ body: @Sendable (Database) async throws -> T) async throws -> T {
+        let client = try Database(settings: settings, logger: TestDatabase.logger)
         return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
-            group.addTask { await client.run() }
+            group.addTask { await client.client.run() }
             defer { group.cancelAll() }
             try await Task.sleep(for: .milliseconds(5))
             return try await body(client)
@@ -69,7 +69,7 @@ import Testing
     static func read(settings: DatabaseSettings) async throws -> String? {
         try await withClient(settings) { client in
             let rows = try await client.query("SELECT value FROM probe", logger: TestDatabase.logger)
-            for try await value in rows.decode(String.self) { return value }
+            for value in try rows.decode(String.self) { return value }
             return nil
         }
     }

@@ -8,7 +8,7 @@ import Testing
 
 /// The appliance's parts over one test database.
 struct Appliance: Sendable {
-    let client: PostgresClient
+    let client: Database
     let embedder = HashingEmbedder(dimensions: 512)
 
     var store: KnowledgeStore { KnowledgeStore(client: client) }
@@ -28,7 +28,7 @@ struct Appliance: Sendable {
 
     func count(_ sql: String) async throws -> Int {
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
-        for try await value in rows.decode(Int64.self) { return Int(value) }
+        for value in try rows.decode(Int64.self) { return Int(value) }
         return 0
     }
 }
@@ -123,7 +123,7 @@ struct Appliance: Sendable {
                 "SELECT text, char_start, char_end, heading_path FROM chunks ORDER BY ordinal", logger: TestDatabase.logger)
             let scalars = Array(text.unicodeScalars)
             var headings: [[String]] = []
-            for try await (chunk, start, end, heading) in rows.decode((String, Int, Int, [String]).self) {
+            for (chunk, start, end, heading) in try rows.decode((String, Int, Int, [String]).self) {
                 #expect(String(String.UnicodeScalarView(scalars[start..<end])) == chunk)
                 headings.append(heading)
             }

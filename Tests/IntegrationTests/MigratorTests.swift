@@ -11,7 +11,7 @@ import Testing
             let second = try await migrator.migrate(logger: TestDatabase.logger)
             #expect(second.isEmpty)
             let rows = try await client.query("SELECT count(*)::bigint FROM schema_migrations", logger: TestDatabase.logger)
-            for try await count in rows.decode(Int64.self) { #expect(Int(count) == first.count) }
+            for count in try rows.decode(Int64.self) { #expect(Int(count) == first.count) }
         }
     }
 
@@ -37,7 +37,7 @@ import Testing
             }
             #expect(error?.message.contains("9999_broken.sql") == true)
             let rows = try await client.query("SELECT to_regclass('half_done') IS NULL", logger: TestDatabase.logger)
-            for try await absent in rows.decode(Bool.self) { #expect(absent) }
+            for absent in try rows.decode(Bool.self) { #expect(absent) }
         }
     }
 }

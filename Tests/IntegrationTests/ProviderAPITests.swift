@@ -97,6 +97,100 @@ import Testing
         }
     }
 
+    /// What a new user of the official SDK does first, with providers from the environment only (no routing file):
+    /// `client.embeddings.create(model="text-embedding-3-small", input=...)`. A pass-through call needs no configured
+    /// dimensions; only storing vectors does.
+    @Test func embeddingsPassThroughToOpenAIWithProvidersFromTheEnvironmentOnly() async throws {
+        let fake = try FakeUpstream(provider: "openai")
+        fake.serve("embeddings_response.json")
+        let fixture = try #require(
+            try JSONSerialization.jsonObject(with: FakeUpstream.fixtureData("openai", "embeddings_response.json")) as? [String: Any])
+        let expected = try #require((fixture["data"] as? [[String: Any]])?.compactMap { $0["embedding"] as? [Double] })
+        try await fake.run { baseURL in
+            try await withAppliance(environment: ["OPENAI_BASE_URL": baseURL + "/v1", "OPENAI_API_KEY": Self.upstreamKey]) { client in
+                let response = try await post(
+                    client, "/v1/embeddings",
+                    #"{"model": "text-embedding-3-small", "input": ["Why is the sky blue?", "Why is the grass green?"], "encoding_format": "float"}"#)
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                let body = try json(response)
+                let vectors = try #require((body["data"] as? [[String: Any]])?.compactMap { $0["embedding"] as? [Double] })
+                #expect(vectors.count == 2)
+                for (vector, wanted) in zip(vectors, expected) {
+                    #expect(vector.count == wanted.count)
+                    for (value, expectedValue) in zip(vector, wanted) { #expect(abs(value - expectedValue) < 1e-6) }
+                }
+                #expect(body["model"] as? String == "text-embedding-3-small")
+                // The upstream's count of prompt tokens.
+                #expect((body["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 12)
+                #expect(response.headers[HTTPField.Name("x-unity-route")!]?.hasPrefix("openai/text-embedding-3-small/") == true)
+
+                // `dimensions` is OpenAI's to honour for text-embedding-3: passed through.
+                let shortened = try await post(
+                    client, "/v1/embeddings", #"{"model": "text-embedding-3-small", "input": ["sky", "grass"], "dimensions": 8}"#)
+                #expect(shortened.status == .ok)
+                // A model whose dimension is fixed cannot change it: refused without a call.
+                let fixed = try await post(
+                    client, "/v1/embeddings", #"{"model": "text-embedding-ada-002", "input": "hi", "dimensions": 256}"#)
+                #expect(fixed.status == .badRequest)
+                #expect(String(buffer: fixed.body).contains("1536"))
+            }
+        }
+        let requests = fake.requests.filter { $0.uri == "/v1/embeddings" }
+        #expect(requests.count == 2)
+        #expect(requests.first?.json?["model"] as? String == "text-embedding-3-small")
+        #expect(requests.first?.json?["dimensions"] == nil)
+        #expect(requests.last?.json?["dimensions"] as? Int == 8)
+        #expect(requests.first?.headers["authorization"] == "Bearer \(Self.upstreamKey)")
+    }
+
+    /// OpenAI's own bounds: at most 2,048 inputs, none of them empty. A list of 262,000 empty strings once produced a
+    /// 550 MB response.
+    @Test func embeddingInputsAreBoundedAsOpenAIBoundsThem() async throws {
+        try await withAppliance(environment: [:]) { client in
+            let many = "[" + Array(repeating: #""x""#, count: 2049).joined(separator: ",") + "]"
+            let tooMany = try await post(client, "/v1/embeddings", #"{"model": "local", "input": \#(many)}"#)
+            #expect(tooMany.status == .badRequest)
+            #expect(String(buffer: tooMany.body).contains("2048"))
+            let emptyInList = try await post(client, "/v1/embeddings", #"{"model": "local", "input": ["backups", ""]}"#)
+            #expect(emptyInList.status == .badRequest)
+            #expect(String(buffer: emptyInList.body).contains("input[1]"))
+            let empty = try await post(client, "/v1/embeddings", #"{"model": "local", "input": ""}"#)
+            #expect(empty.status == .badRequest)
+            let noInputs = try await post(client, "/v1/embeddings", #"{"model": "local", "input": []}"#)
+            #expect(noInputs.status == .badRequest)
+            let limit = "[" + Array(repeating: #""x""#, count: 2048).joined(separator: ",") + "]"
+            let atTheLimit = try await post(
+                client, "/v1/embeddings", #"{"model": "local", "input": \#(limit), "encoding_format": "base64"}"#)
+            #expect(atTheLimit.status == .ok)
+            #expect((try json(atTheLimit)["data"] as? [Any])?.count == 2048)
+        }
+    }
+
+    /// A stream that the upstream cuts after it began is a truncated answer, not an unreachable provider.
+    @Test func aStreamCutMidBodyEndsWithAMalformedResponseError() async throws {
+        let fake = try FakeUpstream(provider: "openai")
+        let size = try FakeUpstream.fixtureData("openai", "chat_completions_stream.sse").count
+        fake.serve("chat_completions_stream.sse")
+        fake.configure {
+            $0.cutAfterBytes = size / 2
+            $0.delivery = .pieces(64)
+        }
+        try await fake.run { baseURL in
+            try await withAppliance(environment: ["OPENAI_BASE_URL": baseURL + "/v1", "OPENAI_API_KEY": Self.upstreamKey]) { client in
+                let response = try await post(
+                    client, "/v1/chat/completions",
+                    #"{"model": "openai/gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]}"#)
+                // Where the cut lands against the client's reads decides whether any event got through first: then
+                // the stream (status 200) ends with the error event, else the whole answer is the error (502).
+                #expect(response.status == .ok || response.status == .badGateway)
+                let events = String(buffer: response.body).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+                let last = try #require(events.last)
+                #expect(last.contains("upstream_malformed_response"), "\(last)")
+                #expect(!last.contains("upstream_unreachable"))
+            }
+        }
+    }
+
     @Test func upstreamErrorsBecomeClearStatusesWithoutTheKey() async throws {
         let fake = try FakeUpstream(provider: "openai")
         fake.serve("error_429_rate_limit.json")

@@ -56,7 +56,7 @@ import Testing
                 "SELECT m.name, vector_dims(e.embedding) FROM chunk_embeddings e JOIN embedding_models m ON m.id = e.model_id ORDER BY m.name",
                 logger: TestDatabase.logger)
             var spaces: [String: Int] = [:]
-            for try await (name, dimensions) in rows.decode((String, Int).self) { spaces[name] = dimensions }
+            for (name, dimensions) in try rows.decode((String, Int).self) { spaces[name] = dimensions }
             #expect(spaces["minilm"] == 384)
         }
     }

@@ -34,7 +34,7 @@ enum TestDatabase {
 
     /// Runs `body` with a running client on a new, migrated database.
     static func withFreshDatabase<Result: Sendable>(
-        migrate: Bool = true, _ body: @Sendable (PostgresClient, DatabaseSettings) async throws -> Result
+        migrate: Bool = true, _ body: @Sendable (Database, DatabaseSettings) async throws -> Result
     ) async throws -> Result {
         let server = try serverSettings()
         let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
@@ -42,11 +42,11 @@ enum TestDatabase {
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
         let settings = server.with(database: String(name))
-        let client = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger)
+        let client = try Database(settings: settings, logger: logger)
         let result: Result
         do {
             result = try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-                group.addTask { await client.run() }
+                group.addTask { await client.client.run() }
                 defer { group.cancelAll() }
                 try await Task.sleep(for: .milliseconds(5))
                 if migrate { try await Migrator(client: client, migrations: try migrations()).migrate(logger: logger) }
@@ -67,7 +67,7 @@ enum TestDatabase {
     }
 
     private static func admin(_ server: DatabaseSettings, _ body: @Sendable (PostgresClient) async throws -> Void) async throws {
-        let client = PostgresClient(configuration: server.clientConfiguration(), backgroundLogger: logger)
+        let client = PostgresClient(configuration: try server.clientConfiguration(), backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

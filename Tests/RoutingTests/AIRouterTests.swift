@@ -26,7 +26,8 @@ import Testing
 
     func router(_ configuration: RoutingConfiguration = .init()) -> AIRouter {
         let registry = scriptedRegistry(
-            [("ollama", true, [ollama]), ("openai", false, openAI), ("anthropic", false, [anthropic])], catalogue: catalogue)
+            [("ollama", true, [ollama]), ("openai", false, openAI), ("anthropic", false, [anthropic])], catalogue: catalogue,
+            health: configuration.health, clock: clock)
         var ledgers = AIRouter.Ledgers.inMemory()
         ledgers.usage = usage
         return AIRouter(

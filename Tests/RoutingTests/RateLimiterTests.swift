@@ -94,4 +94,32 @@ import Testing
         #expect(RateLimiter.leaseSize(for: RateLimit(requests: 100_000, period: .seconds(60))) == 1000)
         #expect(RateLimiter.leaseSize(for: RateLimit(requests: 10_000_000, period: .seconds(60))) == 1000)
     }
+
+    /// A ledger whose claims wait until the test lets them go.
+    final class GatedLedger: RateLimitLedger {
+        let inner = InMemoryRateLimitLedger()
+        let gate = AsyncStream.makeStream(of: Void.self)
+        let started = AsyncStream.makeStream(of: Void.self)
+
+        func claim(key: String, windowStart: Date, limit: Int, amount: Int) async throws -> (granted: Int, used: Int) {
+            started.continuation.yield()
+            for await _ in gate.stream { break }
+            return try await inner.claim(key: key, windowStart: windowStart, limit: limit, amount: amount)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aCancelledWaiterIsLetGoWithoutWaitingForTheClaim() async {
+        let ledger = GatedLedger()
+        let limiter = RateLimiter(ledger: ledger, clock: clock, logger: Logger(label: "test"))
+        let limit = RateLimit(requests: 1_000, period: .seconds(60))
+        let claimer = Task { await limiter.acquire("tenant:a", limit: limit) }
+        for await _ in ledger.started.stream { break }  // the first request is claiming and holds the gate
+        let waiter = Task { await limiter.acquire("tenant:a", limit: limit) }
+        try? await Task.sleep(for: .milliseconds(50))  // let it queue behind the claim (harmless if it has not yet)
+        waiter.cancel()
+        // Returns although the claim it waited for is still held: only its cancellation can have let it go.
+        _ = await waiter.value
+        ledger.gate.continuation.yield()
+        #expect(await claimer.value.allowed)
+    }
 }

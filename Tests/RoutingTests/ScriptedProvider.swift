@@ -89,16 +89,22 @@ extension ProviderError {
 /// A registry of scripted providers: `(name, isLocal, endpoints)`.
 func scriptedRegistry(
     _ providers: [(name: String, local: Bool, endpoints: [ScriptedProvider])], catalogue: [ModelCapabilities],
-    loadBalancing: RoutingConfiguration.LoadBalancing = .roundRobin
+    loadBalancing: RoutingConfiguration.LoadBalancing = .roundRobin, health: RoutingConfiguration.Health = .init(),
+    embeddings: [String: [any EmbeddingsAPI]] = [:], clock: any RouterClock = SystemRouterClock()
 ) -> ProviderRegistry {
     let entries = providers.map { provider in
         ProviderRegistry.Entry(
             name: provider.name, kind: provider.local ? .ollama : .openai,
             endpoints: provider.endpoints.enumerated().map { index, client in
-                ProviderRegistry.EndpointClient(displayName: "http://\(provider.name)-\(index)", chat: client, embeddings: nil)
+                ProviderRegistry.EndpointClient(
+                    displayName: "http://\(provider.name)-\(index)", chat: client,
+                    embeddings: embeddings[provider.name].flatMap { index < $0.count ? $0[index] : nil })
             },
-            capabilities: ProviderCapabilities(chat: true, streaming: true, embeddings: false, isLocal: provider.local),
+            capabilities: ProviderCapabilities(
+                chat: true, streaming: true, embeddings: embeddings[provider.name] != nil, isLocal: provider.local),
             defaultModel: nil, loadBalancing: loadBalancing)
     }
-    return ProviderRegistry(entries: entries, catalogue: catalogue, modelDirectory: "/nonexistent")
+    return ProviderRegistry(
+        entries: entries, catalogue: catalogue, modelDirectory: "/nonexistent",
+        breaker: .init(failureThreshold: health.failureThreshold, cooldown: health.cooldown), clock: clock)
 }

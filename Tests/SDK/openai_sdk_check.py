@@ -86,6 +86,53 @@ def check_embeddings_float():
     assert len(response.data[0].embedding) == 512
 
 
+def check_embeddings_openai_model_through_the_router():
+    # What a new user of the SDK does first, with providers from the environment only (no routing file): OpenAI's
+    # own model by its bare name. The SDK asks for base64 and decodes it; the appliance relays the upstream's vectors
+    # and its count of prompt tokens.
+    expected = fixture_json("embeddings_response.json")
+    raw = client.embeddings.with_raw_response.create(
+        model="text-embedding-3-small", input=["Why is the sky blue?", "Why is the grass green?"]
+    )
+    response = raw.parse()
+    assert response.model == "text-embedding-3-small", response.model
+    assert len(response.data) == len(expected["data"])
+    for item, wanted in zip(response.data, expected["data"]):
+        assert len(item.embedding) == len(wanted["embedding"])
+        assert all(abs(a - b) < 1e-6 for a, b in zip(item.embedding, wanted["embedding"]))
+    assert response.usage.prompt_tokens == expected["usage"]["prompt_tokens"], response.usage
+    assert raw.headers["x-unity-route"].startswith("openai/text-embedding-3-small/"), raw.headers["x-unity-route"]
+
+
+def check_embeddings_dimensions_are_honoured():
+    # text-embedding-3 models take `dimensions` (passed to OpenAI); a model with a fixed size refuses another one.
+    response = client.embeddings.create(
+        model="text-embedding-3-small", input=["Why is the sky blue?", "Why is the grass green?"], dimensions=8
+    )
+    assert all(len(item.embedding) == 8 for item in response.data)
+    try:
+        client.embeddings.create(model="local", input="backups", dimensions=256)
+    except openai.BadRequestError as error:
+        assert "512" in str(error), str(error)
+    else:
+        raise AssertionError("expected a 400 for dimensions the model cannot give")
+
+
+def check_embeddings_inputs_are_bounded():
+    try:
+        client.embeddings.create(model="local", input=["backups", ""])
+    except openai.BadRequestError as error:
+        assert "input[1]" in str(error), str(error)
+    else:
+        raise AssertionError("expected a 400 for an empty input")
+    try:
+        client.embeddings.create(model="local", input=["x"] * 2049)
+    except openai.BadRequestError as error:
+        assert "2048" in str(error), str(error)
+    else:
+        raise AssertionError("expected a 400 for more than 2048 inputs")
+
+
 def check_models():
     ids = [model.id for model in client.models.list()]
     assert "local" in ids

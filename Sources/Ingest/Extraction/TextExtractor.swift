@@ -49,7 +49,9 @@ public struct TextExtractor: Sendable {
     }
 
     private func structured(_ text: String, style: HeadingParser.Style, fallbackTitle: String) -> ExtractedText {
-        let scalars = Array(text.unicodeScalars)
+        // A NUL can still arrive decoded (`&#0;` in HTML, `\u0000` in JSON, UTF-16 text): PostgreSQL's text refuses
+        // it, so it becomes a space (one scalar for one: offsets stay true).
+        let scalars = text.unicodeScalars.map { $0 == "\u{0}" ? " " : $0 }
         let (sections, title) = HeadingParser().sections(of: scalars, style: style)
         return ExtractedText(scalars: scalars, sections: sections, title: title ?? fallbackTitle)
     }
@@ -67,7 +69,8 @@ public struct TextExtractor: Sendable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ExtractionError(message: "The file is not valid UTF-8 text. Convert it to UTF-8 and ingest it again.")
         }
-        // Windows line endings: offsets count code points, and "\r\n" is two of them, so keep it but treat "\r" as space.
+        // Windows line endings stay as they are: offsets count code points, so "\r\n" must stay two of them; the
+        // chunker and the heading parser treat "\r" as whitespace.
         return text
     }
 

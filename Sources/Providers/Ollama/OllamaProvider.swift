@@ -114,18 +114,28 @@ public struct OllamaProvider: ChatProvider, EmbeddingsAPI {
 
     /// Embeds `texts` with `POST /api/embed`; one vector per text, in order.
     public func embed(_ texts: [String], model: String) async throws -> [[Float]] {
-        if texts.isEmpty { return [] }
+        try await embed(EmbeddingsRequest(texts: texts, model: model)).vectors
+    }
+
+    /// Embeds with `POST /api/embed`; the input tokens are the server's `prompt_eval_count`. Ollama's models have a
+    /// fixed vector length: a request for other dimensions is refused.
+    public func embed(_ request: EmbeddingsRequest) async throws -> EmbeddingsResult {
+        if request.dimensions != nil {
+            throw ProviderError.unsupported(provider: name, what: "choosing the embedding dimensions")
+        }
+        let texts = request.texts
+        if texts.isEmpty { return EmbeddingsResult(vectors: [], inputTokens: 0) }
+        let model = request.model
         let body = try OllamaWire.makeEncoder().encode(
             OllamaWire.EmbedRequest(
                 model: model, input: texts, keepAlive: configuration.keepAlive.map(OllamaWire.KeepAlive.init)))
         let response = try await send("POST", "/api/embed", body: body, model: model)
-        let embeddings = try await decode(OllamaWire.EmbedResponse.self, from: response, what: "the embeddings")
-            .embeddings
-        guard embeddings.count == texts.count else {
+        let decoded = try await decode(OllamaWire.EmbedResponse.self, from: response, what: "the embeddings")
+        guard decoded.embeddings.count == texts.count else {
             throw ProviderError.malformedResponse(
-                provider: name, reason: "it returned \(embeddings.count) embeddings for \(texts.count) texts")
+                provider: name, reason: "it returned \(decoded.embeddings.count) embeddings for \(texts.count) texts")
         }
-        return embeddings
+        return EmbeddingsResult(vectors: decoded.embeddings, inputTokens: decoded.promptEvalCount.map { max(0, $0) })
     }
 
     /// The models pulled on the server (`GET /api/tags`); `ownedBy` is the model family.

@@ -98,6 +98,8 @@ enum OllamaWire {
 
     struct EmbedResponse: Decodable {
         var embeddings: [[Float]]
+        /// The input tokens, when the server counts them.
+        var promptEvalCount: Int?
     }
 
     struct ModelDetails: Decodable {

@@ -96,9 +96,20 @@ public struct OpenAIProvider: ChatProvider, EmbeddingsAPI {
 
     /// Embeds `texts` with `POST /embeddings`; one vector per text, in order.
     public func embed(_ texts: [String], model: String) async throws -> [[Float]] {
-        if texts.isEmpty { return [] }
+        try await embed(EmbeddingsRequest(texts: texts, model: model)).vectors
+    }
+
+    /// OpenAI's text-embedding-3 models (and some compatible servers) shorten their vectors to `dimensions`.
+    public var acceptsDimensions: Bool { true }
+
+    /// Embeds with `POST /embeddings`, passing `dimensions` when the request sets it; the input tokens are the
+    /// upstream's `usage.prompt_tokens`.
+    public func embed(_ request: EmbeddingsRequest) async throws -> EmbeddingsResult {
+        let texts = request.texts
+        if texts.isEmpty { return EmbeddingsResult(vectors: [], inputTokens: 0) }
+        let model = request.model
         let body = try OpenAIWire.makeEncoder().encode(
-            OpenAIWire.EmbeddingsRequest(model: model, input: texts, encodingFormat: "float"))
+            OpenAIWire.EmbeddingsRequest(model: model, input: texts, encodingFormat: "float", dimensions: request.dimensions))
         let response = try await send("POST", "/embeddings", body: body, model: model)
         let embeddings = try await decode(OpenAIWire.EmbeddingsResponse.self, from: response, what: "the embeddings")
         let ordered = embeddings.data.sorted { $0.index < $1.index }
@@ -106,13 +117,14 @@ public struct OpenAIProvider: ChatProvider, EmbeddingsAPI {
             throw ProviderError.malformedResponse(
                 provider: name, reason: "it returned \(ordered.count) embeddings for \(texts.count) texts")
         }
-        return try ordered.map { item in
+        let vectors = try ordered.map { item in
             guard let values = item.embedding.values else {
                 throw ProviderError.malformedResponse(
                     provider: name, reason: "embedding \(item.index) is not base64 of float32 values")
             }
             return values
         }
+        return EmbeddingsResult(vectors: vectors, inputTokens: embeddings.usage?.promptTokens.map { max(0, $0) })
     }
 
     /// The models the upstream offers (`GET /models`).

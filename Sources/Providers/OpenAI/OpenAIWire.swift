@@ -85,6 +85,8 @@ enum OpenAIWire {
         var model: String
         var input: [String]
         var encodingFormat: String
+        /// Left out when `nil`: OpenAI's older models and many compatible servers refuse the field.
+        var dimensions: Int? = nil
     }
 
     /// One vector: a JSON array of numbers, or (for `encoding_format: base64`) base64 of little-endian float32s.
@@ -126,6 +128,8 @@ enum OpenAIWire {
 
     struct EmbeddingsResponse: Decodable {
         var data: [Embedding]
+        /// `prompt_tokens`; compatible servers may leave it out.
+        var usage: Usage?
     }
 
     struct Model: Decodable {

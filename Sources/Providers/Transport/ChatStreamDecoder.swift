@@ -35,15 +35,16 @@ extension ProviderTransport {
     /// A ``ChatStream`` read from `response` by `decoder`, before the response's deadline.
     ///
     /// Events before an error in the stream are delivered, then the stream fails with that error. The stream fails
-    /// with `malformedResponse` when the body ends before the decoder produced an `.end` event (a cut stream), and
-    /// with `timeout` at the deadline. Cancelling the consumer (dropping the stream) cancels the upstream request.
+    /// with `malformedResponse` when the body ends before the decoder produced an `.end` event or the connection is
+    /// cut mid-body (a truncated answer: the upstream was reached), and with `timeout` at the deadline. Cancelling the
+    /// consumer (dropping the stream) cancels the upstream request.
     public static func chatStream<Decoder: ChatStreamDecoder>(
         from response: UpstreamResponse, provider: String, decoder: Decoder
     ) -> ChatStream {
         let (stream, continuation) = ChatStream.makeStream()
         let task = Task {
             do {
-                try await withDeadline(response.deadline, provider: provider) {
+                try await withDeadline(response.deadline, provider: provider, phase: .body) {
                     var decoder = decoder
                     var ended = false
                     /// Yields the events `decode` appends, up to the first `.end`, then rethrows its error if any.
@@ -68,8 +69,8 @@ extension ProviderTransport {
                 }
                 continuation.finish()
             } catch {
-                continuation.finish(
-                    throwing: ProviderTransport.map(error, provider: provider, phase: "streaming", timeouts: nil))
+                // The head arrived, so the upstream was reached: a transport failure now cut the stream short.
+                continuation.finish(throwing: ProviderTransport.map(error, provider: provider, phase: .body, timeouts: nil))
             }
         }
         continuation.onTermination = { _ in task.cancel() }

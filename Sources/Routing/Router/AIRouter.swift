@@ -49,7 +49,8 @@ public struct RouteOutcome: Sendable {
 
 /// Routes chat requests: rate limits, plan (strategy, tenant policy, requirements), cache, budget, then the
 /// fallback chain over the plan's candidates and each candidate's endpoints, with circuit breakers and load
-/// balancing; every request is counted in metrics and usage records.
+/// balancing; every request is counted in metrics and usage records. Embeddings go the same way (see
+/// `AIRouter+Embeddings.swift`), falling back only to the same model on another endpoint.
 public final class AIRouter: Sendable {
     /// Where the router keeps what instances share.
     public struct Ledgers: Sendable {
@@ -80,6 +81,7 @@ public final class AIRouter: Sendable {
     public let metrics: RouterMetrics
     public let usage: UsageRecorder
     public let cache: ResponseCache
+    /// The registry's endpoint pools (shared with the embedders it makes).
     let pools: [String: EndpointPool]
     let planner: RoutePlanner
     let limiter: RateLimiter
@@ -87,6 +89,9 @@ public final class AIRouter: Sendable {
     let clock: any RouterClock
     let logger: Logger
 
+    /// A router over `registry`'s providers. The endpoints' pools — and so their circuit-breaker policy — are the
+    /// registry's (``ProviderRegistry/make(configuration:transport:)`` builds them from the same configuration's
+    /// `health`), shared with the embedders the registry makes for ingest and retrieval.
     public init(
         configuration: RoutingConfiguration, registry: ProviderRegistry, ledgers: Ledgers, metrics: RouterMetrics,
         clock: any RouterClock = SystemRouterClock(), logger: Logger
@@ -96,14 +101,7 @@ public final class AIRouter: Sendable {
         self.metrics = metrics
         self.clock = clock
         self.logger = logger
-        let breaker = EndpointHealth.BreakerPolicy(
-            failureThreshold: configuration.health.failureThreshold, cooldown: configuration.health.cooldown)
-        var pools: [String: EndpointPool] = [:]
-        for entry in registry.entries {
-            pools[entry.name] = EndpointPool(
-                provider: entry.name, weights: entry.endpoints.map(\.weight),
-                maximumConcurrency: entry.endpoints.map(\.maximumConcurrency), policy: entry.loadBalancing, breaker: breaker)
-        }
+        let pools = registry.pools
         self.pools = pools
         planner = RoutePlanner(configuration: configuration, registry: registry) { [pools, clock] provider in
             guard let pool = pools[provider] else { return (nil, nil) }
@@ -210,8 +208,10 @@ public final class AIRouter: Sendable {
                     if !ended {
                         await self.chargePartial(admission, attempt: attempt, text: text, status: Self.statusCode(of: error), started: started)
                     }
-                    let retryable = (error as? ProviderError)?.isRetryable == true
-                    self.release(attempt, retryable ? .failed(retryAfter: nil) : .left)
+                    // A stream cut or failing upstream counts against its endpoint, as a failed attempt does.
+                    let code = (error as? ProviderError)?.code
+                    let endpointFailed = (error as? ProviderError)?.isRetryable == true || code == .malformedResponse
+                    self.release(attempt, endpointFailed ? .failed(retryAfter: nil) : .left)
                     continuation.finish(throwing: error)
                 }
             }
@@ -249,23 +249,38 @@ public final class AIRouter: Sendable {
         }
     }
 
+    /// Claims one request from the tenant's rate limit, when it has one; a refusal is recorded and thrown.
+    func admitTenant(_ route: RouteRequest) async throws -> RateLimitStatus? {
+        guard let limit = configuration.tenants[route.tenant]?.rateLimit ?? configuration.rateLimits.perTenant else { return nil }
+        let decision = await limiter.acquire("tenant:\(route.tenant)", limit: limit)
+        guard decision.allowed else {
+            metrics.recordRejection(scope: "tenant")
+            rejectRecord(route, status: RoutingError.Code.rateLimited.rawValue)
+            throw Self.rateLimited(decision.status, now: clock.date(), who: "The tenant '\(route.tenant)'")
+        }
+        return decision.status
+    }
+
+    /// Claims one request from `provider`'s rate limit, when the routing file sets one (local providers have none);
+    /// a refusal is the error to report.
+    func admitProvider(_ entry: ProviderRegistry.Entry) async -> RoutingError? {
+        guard let limit = configuration.rateLimits.perProvider, entry.kind != .local else { return nil }
+        let decision = await limiter.acquire("provider:\(entry.name)", limit: limit)
+        guard decision.allowed else {
+            metrics.recordRejection(scope: "provider")
+            return Self.rateLimited(decision.status, now: clock.date(), who: "The provider '\(entry.name)'")
+        }
+        return nil
+    }
+
     func admit(_ request: RoutedChatRequest) async throws -> Admission {
         let tenant = configuration.tenants[request.route.tenant]
-        var rateLimit: RateLimitStatus?
-        if let limit = tenant?.rateLimit ?? configuration.rateLimits.perTenant {
-            let decision = await limiter.acquire("tenant:\(request.route.tenant)", limit: limit)
-            rateLimit = decision.status
-            guard decision.allowed else {
-                metrics.recordRejection(scope: "tenant")
-                rejectRecord(request, status: RoutingError.Code.rateLimited.rawValue)
-                throw Self.rateLimited(decision.status, now: clock.date(), who: "The tenant '\(request.route.tenant)'")
-            }
-        }
+        let rateLimit = try await admitTenant(request.route)
         let plan: RoutePlan
         do {
             plan = try await planner.plan(request.route)
         } catch let error as RoutingError {
-            rejectRecord(request, status: error.code.rawValue)
+            rejectRecord(request.route, status: error.code.rawValue)
             throw error
         }
         var admission = Admission(
@@ -304,7 +319,7 @@ public final class AIRouter: Sendable {
                 admission.reservation = try await budgets.reserve(tenant: request.route.tenant, budget: budget, amountUSD: estimate)
             } catch let error as RoutingError {
                 metrics.recordRejection(scope: "budget")
-                rejectRecord(request, status: error.code.rawValue)
+                rejectRecord(request.route, status: error.code.rawValue)
                 throw error
             }
         }
@@ -324,7 +339,12 @@ public final class AIRouter: Sendable {
     /// Settles the admission's reservation to `costUSD`. Runs outside the caller's task: a client that goes away
     /// cancels its request, and a cancelled database call would leave the reservation held until the period ends.
     func settle(_ admission: Admission, costUSD: Double) async {
-        guard let reservation = admission.reservation else { return }
+        await settle(admission.reservation, costUSD: costUSD)
+    }
+
+    /// Settles `reservation` (if any) to `costUSD`, outside the caller's task (see ``settle(_:costUSD:)``).
+    func settle(_ reservation: BudgetGuard.Reservation?, costUSD: Double) async {
+        guard let reservation else { return }
         let budgets = budgets
         let logger = logger
         await Task.detached {
@@ -370,16 +390,11 @@ public final class AIRouter: Sendable {
         for candidate in admission.plan.candidates {
             if let floor = windowFloor, (candidate.capabilities.contextWindow ?? 0) <= floor { continue }
             guard let entry = registry.entry(named: candidate.provider), let pool = pools[candidate.provider] else { continue }
-            if let limit = configuration.rateLimits.perProvider, entry.kind != .local {
-                let decision = await limiter.acquire("provider:\(candidate.provider)", limit: limit)
-                guard decision.allowed else {
-                    metrics.recordRejection(scope: "provider")
-                    let error = Self.rateLimited(decision.status, now: clock.date(), who: "The provider '\(candidate.provider)'")
-                    failures.append(.init(candidate: candidate.name, endpoint: "-", error: "rate_limited"))
-                    lastError = error
-                    retryAfter = min(retryAfter ?? error.retryAfter!, error.retryAfter!)
-                    continue
-                }
+            if let refusal = await admitProvider(entry) {
+                failures.append(.init(candidate: candidate.name, endpoint: "-", error: "rate_limited"))
+                lastError = refusal
+                if let wait = refusal.retryAfter { retryAfter = min(retryAfter ?? wait, wait) }
+                continue
             }
             var tried: Set<Int> = []
             while let index = pool.acquire(excluding: tried, maximumLoad: candidate.maximumLoad, at: clock.now()) {
@@ -570,13 +585,14 @@ public final class AIRouter: Sendable {
                 fallbacks: (error as? RoutingError)?.attempts.count ?? 0, status: status, strategy: admission.plan.strategy))
     }
 
-    func rejectRecord(_ request: RoutedChatRequest, status: String) {
+    /// A request refused before any call (rate limit, plan, budget): counted, and recorded with what it asked for.
+    func rejectRecord(_ route: RouteRequest, status: String) {
         metrics.recordRequest(
             provider: "-", model: "-", status: status, latency: nil, usage: (0, 0), costUSD: 0, cacheHit: false, fallbacks: 0)
         // What was asked for, as far as it is known before routing: `provider/model`, a model, or `auto`.
-        let named = request.route.provider.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
+        let named = route.provider.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
         var provider = named ?? "-"
-        var model = request.route.model.flatMap { $0.isEmpty ? nil : $0 } ?? "auto"
+        var model = route.model.flatMap { $0.isEmpty ? nil : $0 } ?? "auto"
         if let named, model.hasPrefix(named + "/") { model = String(model.dropFirst(named.count + 1)) }
         if let slash = model.firstIndex(of: "/"), named == nil {
             provider = String(model[..<slash])
@@ -584,9 +600,9 @@ public final class AIRouter: Sendable {
         }
         usage.record(
             UsageRecord(
-                date: clock.date(), tenant: request.route.tenant, provider: provider, model: model, endpoint: "-",
+                date: clock.date(), tenant: route.tenant, provider: provider, model: model, endpoint: "-",
                 inputTokens: 0, outputTokens: 0, costUSD: 0, latencyMilliseconds: 0, cacheHit: false, fallbacks: 0, status: status,
-                strategy: request.route.strategy))
+                strategy: route.strategy))
     }
 
     static func statusCode(of error: any Error) -> String {

@@ -42,13 +42,15 @@ public final class RateLimiter: Sendable {
         var knownUsed = 0
         /// A claim is on its way to the ledger; requests that find the lease empty wait for it.
         var claiming = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Requests waiting for that claim, by waiter id (a cancelled one removes itself).
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     let ledger: any RateLimitLedger
     let clock: any RouterClock
     let logger: Logger
     private let buckets = Mutex<[String: Bucket]>([:])
+    private let nextWaiterID = Atomic(0)
     /// After a failed claim, requests are admitted without asking the ledger until this instant.
     private let ledgerDownUntil = Mutex<Duration?>(nil)
     /// How long a failed claim keeps the limiter from asking the ledger again.
@@ -72,7 +74,9 @@ public final class RateLimiter: Sendable {
         min(max(limit.requests / 100, 1), 1000)
     }
 
-    /// Admits or refuses one request under `limit` for `key`.
+    /// Admits or refuses one request under `limit` for `key`. A caller cancelled while it waits for another
+    /// request's claim is let go at once (admitted without using the lease: its cancellation stops it at its next
+    /// step), never held until the claim returns.
     public func acquire(_ key: String, limit: RateLimit) async -> Decision {
         let period = limit.period.seconds
         while true {
@@ -91,6 +95,9 @@ public final class RateLimiter: Sendable {
                 return (true, RateLimitStatus(scope: key, limit: limit.requests, remaining: limit.requests, reset: reset))
             }
             var stale: [CheckedContinuation<Void, Never>] = []
+            if Task.isCancelled {
+                return (true, RateLimitStatus(scope: key, limit: limit.requests, remaining: limit.requests, reset: reset))
+            }
             var clockBehind = false
             let step = buckets.withLock { buckets -> Step in
                 if let previous = buckets[key], previous.window > window {
@@ -100,7 +107,7 @@ public final class RateLimiter: Sendable {
                 }
                 if let previous = buckets[key], previous.window != window {
                     // A new window: requests still waiting on the old one's claim look again.
-                    stale = previous.waiters
+                    stale = Array(previous.waiters.values)
                     buckets[key] = nil
                 }
                 if buckets[key] == nil, buckets.count >= Self.bucketsBeforePruning {
@@ -128,13 +135,21 @@ public final class RateLimiter: Sendable {
             case .decided(let decision):
                 return decision
             case .wait:
-                await withCheckedContinuation { continuation in
-                    let waiting = buckets.withLock { buckets in
-                        guard buckets[key]?.window == window, buckets[key]?.claiming == true else { return false }
-                        buckets[key]?.waiters.append(continuation)
-                        return true
+                let id = nextWaiterID.wrappingAdd(1, ordering: .relaxed).newValue
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let waiting = buckets.withLock { buckets in
+                            // Checked under the lock: a cancellation after this point finds the waiter and resumes it.
+                            guard !Task.isCancelled, buckets[key]?.window == window, buckets[key]?.claiming == true else {
+                                return false
+                            }
+                            buckets[key]?.waiters[id] = continuation
+                            return true
+                        }
+                        if !waiting { continuation.resume() }
                     }
-                    if !waiting { continuation.resume() }
+                } onCancel: {
+                    buckets.withLock { $0[key]?.waiters.removeValue(forKey: id) }?.resume()
                 }
             case .claim:
                 // Claimed on this request's own task: no extra task, and one database round trip per lease.
@@ -160,8 +175,8 @@ public final class RateLimiter: Sendable {
                         bucket.knownUsed = max(bucket.knownUsed, result.used)
                     }
                     bucket.claiming = false
-                    let waiting = bucket.waiters
-                    bucket.waiters = []
+                    let waiting = Array(bucket.waiters.values)
+                    bucket.waiters = [:]
                     buckets[key] = bucket
                     return waiting
                 }

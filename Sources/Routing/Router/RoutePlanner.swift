@@ -155,7 +155,17 @@ public struct RoutePlanner: Sendable {
                     exclusions.append(.init(candidate: step.provider, requirement: "disabled", detail: "the provider is disabled or cannot chat"))
                     continue
                 }
-                guard let model = step.model ?? registry.defaultModel(of: entry) else { continue }
+                // A step may name only its provider (the design document's `- provider: ollama`): its default model,
+                // else the first model it lists.
+                var model = step.model ?? registry.defaultModel(of: entry)
+                if model == nil { model = try? await registry.models(of: entry).first }
+                guard let model else {
+                    exclusions.append(
+                        .init(
+                            candidate: step.provider, requirement: "no_model",
+                            detail: "the step names no model, and the provider has no default_model and lists none"))
+                    continue
+                }
                 let candidate = makeCandidate(provider: entry.name, model: model, request: request, maximumLoad: step.maximumLoad)
                 if step.requireLocal, !candidate.isLocal {
                     exclusions.append(.init(candidate: candidate.name, requirement: "require_local", detail: "the step requires a local provider"))
@@ -248,7 +258,9 @@ public struct RoutePlanner: Sendable {
             return .init(candidate: name, requirement: "allowed_providers", detail: "the tenant '\(request.tenant)' may not use \(candidate.provider)")
         }
         if let window = candidate.capabilities.contextWindow {
-            let needed = request.estimatedInputTokens + (request.maximumOutputTokens ?? 0)
+            // Saturating: both numbers come from the client.
+            let (sum, overflow) = request.estimatedInputTokens.addingReportingOverflow(request.maximumOutputTokens ?? 0)
+            let needed = overflow ? Int.max : sum
             if needed > window {
                 return .init(candidate: name, requirement: "context_window", detail: "needs about \(needed) tokens, the window is \(window)")
             }

@@ -10,13 +10,14 @@ public protocol RouterClock: Sendable {
     func date() -> Date
 }
 
-/// The system's clocks.
+/// The system's clocks. Every instance measures from one origin per process: the registry's and the router's clocks
+/// read the same endpoint pools, so their instants must agree.
 public struct SystemRouterClock: RouterClock {
-    private let origin = ContinuousClock.now
+    private static let origin = ContinuousClock.now
 
     public init() {}
 
-    public func now() -> Duration { ContinuousClock.now - origin }
+    public func now() -> Duration { ContinuousClock.now - Self.origin }
     public func date() -> Date { Date() }
 }
 

@@ -72,21 +72,21 @@ struct AIController<Context: RequestContext>: Sendable {
         }
     }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/api/ai/chat") { request, _ in try await chat(request) }
         router.post("/api/ai/generate") { request, _ in try await generate(request) }
     }
 
     func chat(_ request: Request) async throws -> Response {
         let (body, options) = try await JSONBody.decode(
-            ChatBody.self, RoutingOptions.self, from: request, limit: limits.maximumBodyBytes)
+            ChatBody.self, RoutingOptions.self, from: request, limits: limits)
         guard !body.messages.isEmpty else { throw APIError.invalidRequest("The field 'messages' must not be empty.") }
         let chatRequest = ChatRequest(
             messages: body.messages.map { ChatMessage(role: $0.role, content: $0.content) }, temperature: body.temperature,
             maximumTokens: body.maxTokens)
         let route = try options.routeRequest(
             provider: body.provider, model: body.model, messages: chatRequest.messages, maximumTokens: body.maxTokens,
-            headers: request.headers, registry: router.registry)
+            headers: request.headers, registry: router.registry, limits: limits)
         return try await answer(
             RoutedChatRequest(chat: chatRequest, route: route, useCache: options.cache ?? true), stream: body.stream == true,
             asGenerate: false)
@@ -94,7 +94,7 @@ struct AIController<Context: RequestContext>: Sendable {
 
     func generate(_ request: Request) async throws -> Response {
         let (body, options) = try await JSONBody.decode(
-            GenerateBody.self, RoutingOptions.self, from: request, limit: limits.maximumBodyBytes)
+            GenerateBody.self, RoutingOptions.self, from: request, limits: limits)
         guard !body.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.invalidRequest("The field 'prompt' must not be empty.")
         }
@@ -103,7 +103,7 @@ struct AIController<Context: RequestContext>: Sendable {
         ).chatRequest
         let route = try options.routeRequest(
             provider: body.provider, model: body.model, messages: chatRequest.messages, maximumTokens: body.maxTokens,
-            headers: request.headers, registry: router.registry)
+            headers: request.headers, registry: router.registry, limits: limits)
         return try await answer(
             RoutedChatRequest(chat: chatRequest, route: route, useCache: options.cache ?? true), stream: body.stream == true,
             asGenerate: true)

@@ -18,17 +18,22 @@ struct AskController<Context: RequestContext>: Sendable {
         }
     }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/api/rag/ask") { request, _ in try await handle(request) }
     }
 
     func handle(_ request: Request) async throws -> Response {
-        let body = try await JSONBody.decode(AskRequest.self, from: request, limit: limits.maximumBodyBytes)
+        let body = try await JSONBody.decode(AskRequest.self, from: request, limits: limits)
         let question = body.question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw APIError.invalidRequest("The field 'question' must not be empty.") }
-        guard question.count <= limits.maximumQuestionCharacters else {
+        // Counted in Unicode scalars: "a" with 150,000 combining marks is one grapheme but 150,001 scalars.
+        let length = question.unicodeScalars.count
+        guard length <= limits.maximumQuestionCharacters else {
             throw APIError.invalidRequest(
-                "The question is \(question.count) characters long; the limit is \(limits.maximumQuestionCharacters).")
+                "The question is \(length) characters long; the limit is \(limits.maximumQuestionCharacters).")
+        }
+        guard !question.unicodeScalars.contains("\u{0}") else {
+            throw APIError.invalidRequest("The field 'question' must not contain NUL (U+0000) characters.")
         }
         let tenant = body.tenant ?? "default"
         guard TenantName.isValid(tenant) else {

@@ -8,7 +8,7 @@ struct HealthController<Context: RequestContext>: Sendable {
         var status: String
     }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/health") { _, _ in try JSONBody.response(Status(status: "ok")) }
         router.get("/ready") { _, _ in
             if await isReady() { return try JSONBody.response(Status(status: "ready")) }

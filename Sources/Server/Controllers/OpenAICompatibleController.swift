@@ -12,7 +12,7 @@ struct OpenAICompatibleController<Context: RequestContext>: Sendable {
     var registry: ProviderRegistry { router.registry }
     let limits: ServerConfiguration.Limits
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/v1/chat/completions") { request, _ in try await chatCompletions(request) }
         router.post("/v1/embeddings") { request, _ in try await embeddings(request) }
         router.get("/v1/models") { _, _ in try await models() }
@@ -20,7 +20,7 @@ struct OpenAICompatibleController<Context: RequestContext>: Sendable {
 
     func chatCompletions(_ request: Request) async throws -> Response {
         let (body, options) = try await JSONBody.decode(
-            OpenAIWire.ChatCompletionRequest.self, RoutingOptions.self, from: request, limit: limits.maximumBodyBytes)
+            OpenAIWire.ChatCompletionRequest.self, RoutingOptions.self, from: request, limits: limits)
         guard !body.messages.isEmpty else { throw APIError.invalidRequest("The field 'messages' must not be empty.") }
         guard (body.n ?? 1) == 1 else { throw APIError.invalidRequest("Only n = 1 is supported.") }
         var messages: [ChatMessage] = []
@@ -105,40 +105,67 @@ struct OpenAICompatibleController<Context: RequestContext>: Sendable {
             })
     }
 
+    /// `POST /v1/embeddings`, routed like chat (``AIRouter/embed(_:)``): the tenant (`tenant` field or
+    /// `x-unity-tenant` header) is rate-limited, budgeted and recorded; at most 2,048 non-empty inputs, as OpenAI.
     func embeddings(_ request: Request) async throws -> Response {
-        let body = try await JSONBody.decode(OpenAIWire.EmbeddingsRequest.self, from: request, limit: limits.maximumBodyBytes)
-        guard !body.input.texts.isEmpty else { throw APIError.invalidRequest("The field 'input' must not be empty.") }
+        let (body, options) = try await JSONBody.decode(
+            OpenAIWire.EmbeddingsRequest.self, RoutingOptions.self, from: request, limits: limits)
+        guard body.model.utf8.count <= limits.maximumNameBytes else {
+            throw APIError.invalidRequest(
+                "The field 'model' is \(body.model.utf8.count) bytes long; names are at most \(limits.maximumNameBytes).")
+        }
+        let texts = body.input.texts
+        guard !texts.isEmpty else { throw APIError.invalidRequest("The field 'input' must not be empty.") }
+        if let empty = texts.firstIndex(where: \.isEmpty) {
+            let field = body.input.isSingle ? "input" : "input[\(empty)]"
+            throw APIError.invalidRequest("The field '\(field)' is an empty string; OpenAI refuses empty inputs too.")
+        }
         let format = body.encodingFormat ?? "float"
         guard format == "float" || format == "base64" else {
             throw APIError.invalidRequest("encoding_format must be 'float' or 'base64'.")
         }
-        let embedder = try registry.embedder(named: body.model)
-        if let dimensions = body.dimensions, dimensions != embedder.model.dimensions {
-            throw APIError.invalidRequest(
-                "The model '\(body.model)' gives \(embedder.model.dimensions) dimensions; 'dimensions' cannot change that.")
+        if let dimensions = body.dimensions, dimensions <= 0 {
+            throw APIError.invalidRequest("'dimensions' must be a positive integer.")
         }
-        let vectors = try await embedder.embedAll(body.input.texts)
+        let tenant = options.tenant ?? request.headers[RoutingOptions.tenantHeader] ?? "default"
+        guard TenantName.isValid(tenant) else {
+            throw APIError.invalidRequest(
+                "The tenant '\(tenant.prefix(80))' is not a valid name: use 1-63 letters, digits, '.', '_' or '-'.")
+        }
+        let (embedded, outcome) = try await router.embed(
+            RoutedEmbeddingsRequest(texts: texts, model: body.model, dimensions: body.dimensions, tenant: tenant))
         // Written by hand: each float in its shortest form that reads back exactly (JSONSerialization would
-        // widen it to a double with spurious digits).
-        var data: [String] = []
-        for (index, vector) in vectors.enumerated() {
-            let embedding: String
+        // widen it to a double with spurious digits). At most 2,048 vectors, each as long as the upstream's answer
+        // (itself read within the transport's 64 MiB limit), so the body is bounded.
+        var buffer = ByteBuffer()
+        buffer.writeString(#"{"object":"list","data":["#)
+        for (index, vector) in embedded.vectors.enumerated() {
+            if index > 0 { buffer.writeString(",") }
+            buffer.writeString(#"{"object":"embedding","index":\#(index),"embedding":"#)
             if format == "base64" {
                 var bytes = Data(capacity: vector.count * 4)
                 for value in vector { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-                embedding = "\"" + bytes.base64EncodedString() + "\""
+                buffer.writeString("\"" + bytes.base64EncodedString() + "\"")
             } else {
-                embedding = "[" + vector.map { $0.isFinite ? "\($0)" : "0" }.joined(separator: ",") + "]"
+                buffer.writeString("[")
+                for (position, value) in vector.enumerated() {
+                    if position > 0 { buffer.writeString(",") }
+                    buffer.writeString(value.isFinite ? "\(value)" : "0")
+                }
+                buffer.writeString("]")
             }
-            data.append(#"{"object":"embedding","index":\#(index),"embedding":\#(embedding)}"#)
+            buffer.writeString("}")
         }
-        let tokens = body.input.texts.reduce(0) { $0 + TextAnalyzer().words($1).count }
         let model = String(decoding: try JSONEncoder().encode(body.model), as: UTF8.self)
-        let json = #"{"object":"list","data":[\#(data.joined(separator: ","))],"model":\#(model),"usage":{"prompt_tokens":\#(tokens),"total_tokens":\#(tokens)}}"#
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+        let tokens = embedded.inputTokens
+        buffer.writeString(#"],"model":\#(model),"usage":{"prompt_tokens":\#(tokens),"total_tokens":\#(tokens)}}"#)
+        var headers: HTTPFields = [.contentType: "application/json"]
+        RouteHeaders.apply(outcome, to: &headers)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
     }
 
+    /// `GET /v1/models`: the catalogue, `local`, and each enabled provider's own list as the registry keeps it (cached
+    /// and refreshed in the background, so a dead or slow provider delays this by at most a short bound, once).
     func models() async throws -> Response {
         var ids: [(String, String)] = registry.catalogue.map { ("\($0.provider)/\($0.model)", $0.provider) }
         ids.append(("local", "local"))

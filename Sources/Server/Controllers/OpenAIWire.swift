@@ -1,5 +1,6 @@
 import Foundation
 import Providers
+import Routing
 
 /// The OpenAI request and response shapes the appliance's `/v1` endpoints speak, as the official SDKs send and
 /// read them.
@@ -167,20 +168,39 @@ enum OpenAIWire {
         }
     }
 
-    /// `input`: a string or a list of strings (token arrays are refused with a message).
+    /// `input`: a string or a list of at most ``AIRouter/maximumEmbeddingInputs`` strings, as OpenAI bounds it (token
+    /// arrays are refused with a message). A longer list is refused before its strings are read.
     struct EmbeddingInput: Decodable {
         var texts: [String]
+        /// Whether `input` was one string rather than a list (for the messages that name an input).
+        var isSingle: Bool
 
         init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let one = try? container.decode(String.self) {
+            let limit = AIRouter.maximumEmbeddingInputs
+            if let one = try? decoder.singleValueContainer().decode(String.self) {
                 texts = [one]
-            } else if let many = try? container.decode([String].self) {
-                texts = many
-            } else {
-                throw DecodingError.dataCorrupted(
-                    .init(codingPath: decoder.codingPath, debugDescription: "input must be a string or a list of strings (token arrays are not supported)"))
+                isSingle = true
+                return
             }
+            func refuse(_ reason: String) -> DecodingError {
+                DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: reason))
+            }
+            guard var list = try? decoder.unkeyedContainer() else {
+                throw refuse("input must be a string or a list of strings (token arrays are not supported)")
+            }
+            if let count = list.count, count > limit {
+                throw refuse("at most \(limit) inputs per request (as OpenAI allows); this one has \(count)")
+            }
+            var texts: [String] = []
+            while !list.isAtEnd {
+                guard texts.count < limit else { throw refuse("at most \(limit) inputs per request (as OpenAI allows)") }
+                guard let text = try? list.decode(String.self) else {
+                    throw refuse("input must be a string or a list of strings (token arrays are not supported)")
+                }
+                texts.append(text)
+            }
+            self.texts = texts
+            isSingle = false
         }
     }
 }

@@ -14,7 +14,7 @@ struct RouterController<Context: RequestContext>: Sendable {
     let usage: PostgresUsageLedger?
     let metrics: PrometheusCollectorRegistry
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/api/providers") { _, _ in try providers() }
         router.get("/api/usage") { request, _ in try await usageSummary(request) }
         router.get("/metrics") { _, _ in prometheus() }

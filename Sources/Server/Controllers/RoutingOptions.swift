@@ -47,11 +47,22 @@ struct RoutingOptions: Decodable {
     /// The tenant header, for clients that cannot add body fields.
     static let tenantHeader = HTTPField.Name("x-unity-tenant")!
 
-    /// The route request for `messages`, validated: a bad tenant name or requirement is a 400.
+    /// The largest `max_tokens` accepted: above any model's output (and so never near `Int`'s limits).
+    static let maximumOutputTokens = 10_000_000
+
+    /// The route request for `messages`, validated: a bad tenant name, name or requirement is a 400.
     func routeRequest(
         provider: String?, model: String?, messages: [ChatMessage], maximumTokens: Int?, headers: HTTPFields,
-        registry: ProviderRegistry
+        registry: ProviderRegistry, limits: ServerConfiguration.Limits = .init()
     ) throws -> RouteRequest {
+        for (field, value) in [("provider", provider), ("model", model), ("strategy", strategy), ("task", task)] {
+            if let value, value.utf8.count > limits.maximumNameBytes {
+                throw APIError.invalidRequest(
+                    "The field '\(field)' is \(value.utf8.count) bytes long; names are at most \(limits.maximumNameBytes).")
+            }
+        }
+        // An empty provider means what no provider means: routed. (So does `auto`.)
+        let provider = provider.flatMap { $0.isEmpty ? nil : $0 }
         let tenant = tenant ?? headers[Self.tenantHeader] ?? "default"
         guard TenantName.isValid(tenant) else {
             throw APIError.invalidRequest(
@@ -60,15 +71,17 @@ struct RoutingOptions: Decodable {
         var route = RouteRequest(
             tenant: tenant, provider: provider, model: model, strategy: strategy, task: task,
             estimatedInputTokens: RoutePlanner.estimateTokens(messages), maximumOutputTokens: maximumTokens)
-        if let maximumTokens, maximumTokens <= 0 { throw APIError.invalidRequest("max_tokens must be positive.") }
+        if let maximumTokens, !(1...Self.maximumOutputTokens).contains(maximumTokens) {
+            throw APIError.invalidRequest("max_tokens must be between 1 and \(Self.maximumOutputTokens).")
+        }
         if let requirements {
             var parsed = RouteRequest.Requirements()
             if let cost = requirements.maxCost {
-                guard cost >= 0 else { throw APIError.invalidRequest("requirements.max_cost must not be negative.") }
+                guard cost >= 0, cost.isFinite else { throw APIError.invalidRequest("requirements.max_cost must be a finite number of USD, not negative.") }
                 parsed.maximumCostUSD = cost
             }
             if let latency = requirements.maxLatencyMs {
-                guard latency > 0 else { throw APIError.invalidRequest("requirements.max_latency_ms must be positive.") }
+                guard latency > 0, latency.isFinite else { throw APIError.invalidRequest("requirements.max_latency_ms must be a positive, finite number of milliseconds.") }
                 parsed.maximumLatencyMilliseconds = latency
             }
             if let quality = requirements.minQuality {

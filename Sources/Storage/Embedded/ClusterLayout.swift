@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOPosix
 import Logging
 
 #if canImport(Glibc)
@@ -156,6 +157,12 @@ struct ClusterLayout: Sendable {
 
 /// An exclusive advisory lock on a file (`flock`), released by ``unlock()`` or when the process exits.
 final class FileLock: @unchecked Sendable {
+    /// Waits for the lock on NIO's blocking-I/O thread pool: `flock` blocks its thread until another process lets
+    /// go, and Swift concurrency's few threads (two on a 2-core machine) must never be the ones held.
+    static func acquire(path: String) async throws -> FileLock {
+        try await NIOThreadPool.singleton.runIfActive { try FileLock(path: path) }
+    }
+
     private var descriptor: Int32
 
     init(path: String) throws {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -63,7 +64,7 @@ public struct EmbeddedPostgres: Sendable {
         let layout = try await ClusterLayout.make(
             dataDirectory: dataDirectory, serverUser: serverUser, runner: runner, logger: logger)
 
-        let lock = try FileLock(path: layout.root + "/lock")
+        let lock = try await FileLock.acquire(path: layout.root + "/lock")
         defer { lock.unlock() }
 
         var started = false
@@ -211,7 +212,7 @@ public final class EmbeddedPostgresLease: Sendable {
             defer { released = true }
             return !released
         }) else { return }  // releasing twice is harmless
-        guard let lock = try? FileLock(path: layout.root + "/lock") else { return }
+        guard let lock = try? await FileLock.acquire(path: layout.root + "/lock") else { return }
         defer { lock.unlock() }
         layout.unregisterClient(registration)
         guard layout.liveClients().isEmpty, layout.ownerIsGoneOrSelf() else {

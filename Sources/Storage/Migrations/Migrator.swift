@@ -5,10 +5,10 @@ import PostgresNIO
 /// `schema_migrations`. Applying twice is a no-op; an applied migration whose file changed is refused.
 /// Several instances may migrate at once: an advisory lock serialises them.
 public struct Migrator: Sendable {
-    public let client: PostgresClient
+    public let client: Database
     public let migrations: [Migration]
 
-    public init(client: PostgresClient, migrations: [Migration]) {
+    public init(client: Database, migrations: [Migration]) {
         self.client = client
         self.migrations = migrations
     }
@@ -23,7 +23,7 @@ public struct Migrator: Sendable {
     /// Applies what is pending and returns the file names applied now.
     @discardableResult
     public func migrate(logger: Logger) async throws -> [String] {
-        try await client.withConnection { connection in
+        try await client.withConnection(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
                 let applied = try await migrate(on: connection, logger: logger)
@@ -38,7 +38,7 @@ public struct Migrator: Sendable {
 
     /// The migrations not applied yet, after checking that the applied ones are unchanged.
     public func pending(logger: Logger) async throws -> [Migration] {
-        try await client.withConnection { connection in
+        try await client.withConnection(logger: logger) { connection in
             try await ensureTable(on: connection, logger: logger)
             return try await verifiedPending(on: connection, logger: logger)
         }

@@ -6,10 +6,10 @@ import Routing
 /// The router's shared state in PostgreSQL: what lets several instances enforce one rate limit and one budget,
 /// share cached answers and account for every request.
 public struct PostgresRouterLedgers: Sendable {
-    public let client: PostgresClient
+    public let client: Database
     public let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -26,10 +26,10 @@ public struct PostgresRouterLedgers: Sendable {
 
 /// `rate_limit_windows`: one atomic upsert per lease.
 public struct PostgresRateLimitLedger: RateLimitLedger {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -46,7 +46,7 @@ public struct PostgresRateLimitLedger: RateLimitLedger {
                     last_grant = GREATEST(0, LEAST(w.used + \(amount), \(limit)) - w.used)
             RETURNING last_grant, used
             """, logger: logger)
-        for try await (granted, used) in rows.decode((Int, Int).self) {
+        for (granted, used) in try rows.decode((Int, Int).self) {
             return (granted, used)
         }
         return (0, limit)
@@ -55,10 +55,10 @@ public struct PostgresRateLimitLedger: RateLimitLedger {
 
 /// `tenant_budget_periods`: reserve with a conditional upsert, settle with one update.
 public struct PostgresBudgetLedger: BudgetLedger {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -73,7 +73,7 @@ public struct PostgresBudgetLedger: BudgetLedger {
                 WHERE b.reserved_usd + b.spent_usd + EXCLUDED.reserved_usd <= \(limitUSD)
             RETURNING 1
             """, logger: logger)
-        for try await _ in rows.decode(Int.self) { return true }
+        for _ in try rows.decode(Int.self) { return true }
         return false
     }
 
@@ -90,10 +90,10 @@ public struct PostgresBudgetLedger: BudgetLedger {
 
 /// `response_cache`.
 public struct PostgresResponseCacheStore: ResponseCacheStore {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -101,7 +101,7 @@ public struct PostgresResponseCacheStore: ResponseCacheStore {
     public func load(key: String, now: Date) async throws -> (answer: CachedAnswer, expiresAt: Date)? {
         let rows = try await client.query(
             "SELECT answer::text, expires_at FROM response_cache WHERE key = \(key) AND expires_at > \(now)", logger: logger)
-        for try await (json, expiresAt) in rows.decode((String, Date).self) {
+        for (json, expiresAt) in try rows.decode((String, Date).self) {
             guard let answer = try? JSONDecoder().decode(CachedAnswer.self, from: Data(json.utf8)) else { return nil }
             return (answer, expiresAt)
         }
@@ -123,17 +123,17 @@ public struct PostgresResponseCacheStore: ResponseCacheStore {
         let rows = try await client.query(
             "WITH gone AS (DELETE FROM response_cache WHERE expires_at <= \(now) RETURNING 1) SELECT count(*)::int FROM gone",
             logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
+        for count in try rows.decode(Int.self) { return count }
         return 0
     }
 }
 
 /// `usage_records`: batches in one `INSERT … SELECT FROM unnest(…)`.
 public struct PostgresUsageLedger: UsageLedger {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -226,7 +226,7 @@ public struct PostgresUsageLedger: UsageLedger {
         query.binds.append(tenant)
         let rows = try await client.query(query, logger: logger)
         var summaries: [Summary] = []
-        for try await (key, requests, errors, hits, fallbacks, input, output, cost) in rows.decode(
+        for (key, requests, errors, hits, fallbacks, input, output, cost) in try rows.decode(
             (String, Int64, Int64, Int64, Int64, Int64, Int64, Double).self)
         {
             summaries.append(
@@ -240,10 +240,10 @@ public struct PostgresUsageLedger: UsageLedger {
 
 /// `plugin_metrics`: the router's aggregates as plugin `ai-router`, for the seed's unified monitoring.
 public struct PostgresPluginMetricsWriter: PluginMetricsSink {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -17,10 +17,10 @@ public struct RouterHousekeeping: Service {
     }
 
     let configuration: Configuration
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
-    public init(configuration: Configuration = .init(), client: PostgresClient, logger: Logger) {
+    public init(configuration: Configuration = .init(), client: Database, logger: Logger) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
@@ -48,7 +48,7 @@ public struct RouterHousekeeping: Service {
             "WITH gone AS (DELETE FROM rate_limit_windows WHERE window_start < \(cutoff) RETURNING 1) SELECT count(*)::int FROM gone",
             logger: logger)
         var windows = 0
-        for try await count in rows.decode(Int.self) { windows = count }
+        for count in try rows.decode(Int.self) { windows = count }
         return (expired, windows)
     }
 }

@@ -275,7 +275,8 @@ import Testing
                 for try await _ in try await provider(baseURL).streamChat(Self.plainRequest) {}
             }
         }
-        #expect(error?.code == .malformedResponse || error?.code == .connectionFailed)
+        // The upstream was reached and streaming: a cut is a truncated answer, not an unreachable provider.
+        #expect(error?.code == .malformedResponse)
     }
 
     @Test func embedSendsAllTextsAndReturnsVectorsInOrder() async throws {

@@ -13,10 +13,10 @@ import Storage
 struct ApplianceRouter: Sendable {
     let router: AIRouter
     let metrics: PrometheusCollectorRegistry
-    let client: PostgresClient
+    let client: Database
 
     init(
-        client: PostgresClient, configuration: RoutingConfiguration,
+        client: Database, configuration: RoutingConfiguration,
         transport: ProviderTransport = ProviderTransport(connectTimeout: .seconds(10)), clock: any RouterClock = SystemRouterClock()
     ) {
         let metrics = PrometheusCollectorRegistry()

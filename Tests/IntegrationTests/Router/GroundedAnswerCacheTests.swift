@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import Retrieval
 import Routing
+import Storage
 import Testing
 
 /// RAG answers through the router: cached per question and retrieved context, so an answer changes as soon as the
@@ -24,7 +25,7 @@ import Testing
                 try await routed.router.usage.flush()
                 let rows = try await client.query(
                     "SELECT count(*)::int FROM usage_records WHERE cache_hit AND tenant = 'default'", logger: TestDatabase.logger)
-                for try await count in rows.decode(Int.self) { return count }
+                for count in try rows.decode(Int.self) { return count }
                 return 0
             }
 

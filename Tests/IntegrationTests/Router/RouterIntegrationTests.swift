@@ -161,9 +161,9 @@ import Testing
         let configuration = try Self.configuration(yaml, environment: [:])
         try await TestDatabase.withFreshDatabase { client, settings in
             // The second instance has its own connection pool, router, limiter and cache: only the database is shared.
-            let secondClient = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: TestDatabase.logger)
+            let secondClient = try Database(settings: settings, logger: TestDatabase.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await secondClient.run() }
+                group.addTask { await secondClient.client.run() }
                 defer { group.cancelAll() }
                 let instances = [
                     ApplianceRouter(client: client, configuration: configuration),
@@ -237,7 +237,7 @@ import Testing
                 let rows = try await routed.client.query(
                     "SELECT spent_usd, reserved_usd FROM tenant_budget_periods WHERE tenant = 'acme' AND period = 'day'",
                     logger: TestDatabase.logger)
-                for try await (spent, reserved) in rows.decode((Double, Double).self) {
+                for (spent, reserved) in try rows.decode((Double, Double).self) {
                     #expect(abs(spent - cost) < 1e-9)
                     #expect(reserved == 0)
                 }
@@ -343,7 +343,7 @@ import Testing
                         "SELECT value FROM plugin_metrics WHERE plugin = 'ai-router' AND metric = 'requests' AND labels->>'provider' = 'anthropic'",
                         logger: TestDatabase.logger)
                     var values: [Double] = []
-                    for try await value in rows.decode(Double.self) { values.append(value) }
+                    for value in try rows.decode(Double.self) { values.append(value) }
                     #expect(values == [1])
                 }
             }

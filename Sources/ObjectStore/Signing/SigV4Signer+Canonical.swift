@@ -1,0 +1,431 @@
+import Foundation
+
+// The canonical request is built as UTF-8 bytes in one buffer, copying runs of bytes rather than single ones: signing
+// sits on every S3 call, and intermediate Strings would cost more than the SHA-256 passes do.
+
+extension SigV4Signer {
+    /// A name and a value as offsets into a scratch buffer.
+    fileprivate typealias Entry = (name: Range<Int>, value: Range<Int>)
+
+    /// A canonical request and the wire forms of its path and query, which must match it byte for byte.
+    struct CanonicalRequest {
+        var bytes: [UInt8]
+        /// The percent-encoded path, as sent.
+        var path: String
+        /// The sorted, percent-encoded query, as sent; empty when there is none.
+        var query: String
+    }
+
+    /// Builds the canonical request: method, canonical URI, canonical query, canonical headers, signed headers and
+    /// payload hash, one per line.
+    static func canonicalRequest(
+        method: String, path: String, normalizingPath: Bool, query: [(String, String)], headers: CanonicalHeaders,
+        payloadHash: String
+    ) throws -> CanonicalRequest {
+        guard !method.isEmpty, method.utf8.allSatisfy(isTokenCharacter) else {
+            throw SigningError.invalidMethod(method)
+        }
+        // Hex digests and the named payloads (`UNSIGNED-PAYLOAD`, …) are tokens. Anything else, a line break above
+        // all, would only make a request that the server rejects with a puzzling signature mismatch.
+        guard !payloadHash.isEmpty, payloadHash.utf8.allSatisfy(isTokenCharacter) else {
+            throw SigningError.invalidPayloadHash
+        }
+        // Room for the worst case, every path and query byte percent-encoded, so the buffer never grows.
+        let queryBytes = query.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 2 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(
+            8 + method.utf8.count + 3 * path.utf8.count + 3 * queryBytes + headers.byteCount + payloadHash.utf8.count)
+        bytes.append(contentsOf: method.utf8)
+        bytes.append(newline)
+
+        let pathStart = bytes.count
+        appendCanonicalPath(path, normalizing: normalizingPath, to: &bytes)
+        let pathEnd = bytes.count
+        bytes.append(newline)
+
+        let queryStart = bytes.count
+        appendCanonicalQuery(query, to: &bytes)
+        let queryEnd = bytes.count
+        bytes.append(newline)
+
+        headers.appendLines(to: &bytes)
+        bytes.append(newline)
+        bytes.append(contentsOf: headers.signedHeaders.utf8)
+        bytes.append(newline)
+        bytes.append(contentsOf: payloadHash.utf8)
+        return CanonicalRequest(
+            bytes: bytes,
+            path: String(decoding: bytes[pathStart..<pathEnd], as: UTF8.self),
+            query: String(decoding: bytes[queryStart..<queryEnd], as: UTF8.self))
+    }
+
+    // MARK: Headers
+
+    /// Headers in canonical form: names lowercased, values folded, sorted by name, and the `SignedHeaders` list.
+    struct CanonicalHeaders {
+        /// `host;x-amz-date;…`: the distinct names, sorted.
+        let signedHeaders: String
+        /// Names and values, back to back; `entries` point into it.
+        private let scratch: [UInt8]
+        /// Sorted by name; equal names keep the order they were given in.
+        private let entries: [Entry]
+
+        /// The size of the header lines and the signed-headers line, to reserve room for them.
+        var byteCount: Int { scratch.count + 2 * entries.count + signedHeaders.utf8.count }
+
+        /// - Parameters:
+        ///   - headers: The caller's headers, all signed except those named in `dropping`.
+        ///   - added: Headers the signer sets; names must be lowercase tokens.
+        ///   - dropping: Lowercase names of caller headers left out, because the signer sets them or adds them later.
+        init(_ headers: [(String, String)], adding added: [(name: String, value: String)], dropping: [String]) throws {
+            var scratch: [UInt8] = []
+            scratch.reserveCapacity(
+                headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
+                    + added.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
+            var entries: [Entry] = []
+            entries.reserveCapacity(headers.count + added.count)
+            var hasHost = false
+            for (name, value) in headers {
+                let nameStart = scratch.count
+                for byte in name.utf8 {
+                    guard isTokenCharacter(byte) else { throw SigningError.invalidHeaderName(name) }
+                    scratch.append(byte | (isUppercaseLetter(byte) ? 0x20 : 0))
+                }
+                let nameRange = nameStart..<scratch.count
+                guard !nameRange.isEmpty else { throw SigningError.invalidHeaderName(name) }
+                if dropping.contains(where: { Self.isName($0, scratch[nameRange]) }) {
+                    scratch.removeSubrange(nameRange)
+                    continue
+                }
+                if !hasHost, Self.isName("host", scratch[nameRange]) { hasHost = true }
+                let valueStart = scratch.count
+                appendCanonicalValue(value, to: &scratch)
+                entries.append((nameRange, valueStart..<scratch.count))
+            }
+            guard hasHost else { throw SigningError.missingHost }
+            for (name, value) in added {
+                let nameStart = scratch.count
+                scratch.append(contentsOf: name.utf8)
+                let valueStart = scratch.count
+                appendCanonicalValue(value, to: &scratch)
+                entries.append((nameStart..<valueStart, valueStart..<scratch.count))
+            }
+
+            // Offsets grow with input order, so the name's offset breaks ties: repeated headers keep their order.
+            scratch.withUnsafeBufferPointer { buffer in
+                entries.sort { left, right in
+                    let order = compareBytes(buffer[left.name], buffer[right.name])
+                    return order != 0 ? order < 0 : left.name.lowerBound < right.name.lowerBound
+                }
+            }
+
+            var signed: [UInt8] = []
+            signed.reserveCapacity(16 * entries.count)
+            for (index, entry) in entries.enumerated()
+            where index == 0 || !Self.sameName(entries[index - 1], entry, scratch) {
+                if !signed.isEmpty { signed.append(UInt8(ascii: ";")) }
+                signed.append(contentsOf: scratch[entry.name])
+            }
+            self.scratch = scratch
+            self.entries = entries
+            self.signedHeaders = String(decoding: signed, as: UTF8.self)
+        }
+
+        /// Appends `name:value\n` per distinct name, joining repeated names' values with commas.
+        func appendLines(to out: inout [UInt8]) {
+            for (index, entry) in entries.enumerated() {
+                if index > 0, Self.sameName(entries[index - 1], entry, scratch) {
+                    out.append(UInt8(ascii: ","))
+                } else {
+                    if index > 0 { out.append(newline) }
+                    out.append(contentsOf: scratch[entry.name])
+                    out.append(UInt8(ascii: ":"))
+                }
+                out.append(contentsOf: scratch[entry.value])
+            }
+            if !entries.isEmpty { out.append(newline) }
+        }
+
+        private static func sameName(_ left: Entry, _ right: Entry, _ scratch: [UInt8]) -> Bool {
+            scratch[left.name].elementsEqual(scratch[right.name])
+        }
+
+        private static func isName(_ name: String, _ bytes: ArraySlice<UInt8>) -> Bool {
+            name.utf8.count == bytes.count && name.utf8.elementsEqual(bytes)
+        }
+    }
+
+    /// Trims a header value and squeezes runs of spaces and tabs to one space. Line breaks (an obs-folded
+    /// multi-line value) separate values, which are joined with commas like repeated headers: a raw line break
+    /// would otherwise let a value forge lines of the canonical request.
+    static func appendCanonicalValue(_ value: String, to out: inout [UInt8]) {
+        withUTF8(of: value) { bytes in
+            if isCanonicalValue(bytes) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            var lineHasContent = false
+            var pendingSpace = false
+            var pendingComma = false
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                    pendingSpace = lineHasContent
+                case UInt8(ascii: "\r"), UInt8(ascii: "\n"):
+                    if lineHasContent { pendingComma = true }
+                    lineHasContent = false
+                    pendingSpace = false
+                default:
+                    if pendingComma {
+                        out.append(UInt8(ascii: ","))
+                    } else if pendingSpace {
+                        out.append(UInt8(ascii: " "))
+                    }
+                    pendingComma = false
+                    pendingSpace = false
+                    lineHasContent = true
+                    out.append(byte)
+                }
+            }
+        }
+    }
+
+    /// Whether a value is already canonical (the usual case): no tabs or line breaks, no space at either end or
+    /// next to another.
+    private static func isCanonicalValue(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = bytes.first, let last = bytes.last else { return true }
+        if first == UInt8(ascii: " ") || last == UInt8(ascii: " ") { return false }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"): return false
+            case UInt8(ascii: " ") where previous == UInt8(ascii: " "): return false
+            default: previous = byte
+            }
+        }
+        return true
+    }
+
+    // MARK: Path and query
+
+    /// Appends the canonical URI: the path percent-encoded once, `/` kept, and always starting with `/`.
+    ///
+    /// S3 keys are taken as they are (`a//b/../c` is a valid key). Other services first drop empty, `.` and `..`
+    /// segments, as their servers do before checking the signature.
+    static func appendCanonicalPath(_ path: String, normalizing: Bool, to out: inout [UInt8]) {
+        withUTF8(of: path) { bytes in
+            guard normalizing else {
+                if bytes.first != UInt8(ascii: "/") { out.append(UInt8(ascii: "/")) }
+                appendPercentEncoded(bytes, keepingSlash: true, to: &out)
+                return
+            }
+            var segments: [Slice<UnsafeBufferPointer<UInt8>>] = []
+            var lastIsDot = false
+            for segment in bytes.split(separator: UInt8(ascii: "/")) {
+                if segment.elementsEqual(".".utf8) {
+                    lastIsDot = true
+                } else if segment.elementsEqual("..".utf8) {
+                    _ = segments.popLast()
+                    lastIsDot = true
+                } else {
+                    segments.append(segment)
+                    lastIsDot = false
+                }
+            }
+            // `/a/b/..` is the directory `/a/`, as is `/a/`.
+            let endsInDirectory = lastIsDot || bytes.last == UInt8(ascii: "/")
+            out.append(UInt8(ascii: "/"))
+            for (index, segment) in segments.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: "/")) }
+                appendPercentEncoded(UnsafeBufferPointer(rebasing: segment), keepingSlash: false, to: &out)
+            }
+            if endsInDirectory, !segments.isEmpty { out.append(UInt8(ascii: "/")) }
+        }
+    }
+
+    /// Appends the canonical query: names and values percent-encoded (`/` too), sorted by name then value as
+    /// bytes, joined with `&`; a name without a value becomes `name=`.
+    static func appendCanonicalQuery(_ items: [(String, String)], to out: inout [UInt8]) {
+        guard !items.isEmpty else { return }
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(3 * items.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
+        var entries: [Entry] = []
+        entries.reserveCapacity(items.count)
+        for (name, value) in items {
+            let nameStart = scratch.count
+            withUTF8(of: name) { appendPercentEncoded($0, keepingSlash: false, to: &scratch) }
+            let valueStart = scratch.count
+            withUTF8(of: value) { appendPercentEncoded($0, keepingSlash: false, to: &scratch) }
+            entries.append((nameStart..<valueStart, valueStart..<scratch.count))
+        }
+        scratch.withUnsafeBufferPointer { buffer in
+            entries.sort { left, right in
+                let order = compareBytes(buffer[left.name], buffer[right.name])
+                return order != 0 ? order < 0 : compareBytes(buffer[left.value], buffer[right.value]) < 0
+            }
+        }
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: "&")) }
+            out.append(contentsOf: scratch[entry.name])
+            out.append(UInt8(ascii: "="))
+            out.append(contentsOf: scratch[entry.value])
+        }
+    }
+
+    /// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`), and `/` when asked. Total: any
+    /// byte has an encoding, so any String (whose UTF-8 is always valid) can be signed.
+    static func appendPercentEncoded(_ bytes: UnsafeBufferPointer<UInt8>, keepingSlash: Bool, to out: inout [UInt8]) {
+        var runStart = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            if isUnreserved(byte) || (keepingSlash && byte == UInt8(ascii: "/")) { continue }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            out.append(UInt8(ascii: "%"))
+            out.append(upperHexDigits[Int(byte >> 4)])
+            out.append(upperHexDigits[Int(byte & 0x0F)])
+            runStart = index + 1
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+    }
+
+    /// A value percent-encoded for a query (`/` included), as a String.
+    static func percentEncoded(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(3 * text.utf8.count)
+        withUTF8(of: text) { appendPercentEncoded($0, keepingSlash: false, to: &bytes) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    // MARK: Bytes
+
+    static let newline = UInt8(ascii: "\n")
+    private static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    private static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Runs `body` over a string's UTF-8 bytes, without a copy for native strings.
+    static func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        var text = text
+        return text.withUTF8(body)
+    }
+
+    /// Lowercase hex, as SigV4 writes hashes and signatures.
+    static func hex(_ bytes: some ContiguousBytes) -> String {
+        bytes.withUnsafeBytes { raw in
+            String(unsafeUninitializedCapacity: raw.count * 2) { out in
+                for (index, byte) in raw.enumerated() {
+                    out[2 * index] = lowerHexDigits[Int(byte >> 4)]
+                    out[2 * index + 1] = lowerHexDigits[Int(byte & 0x0F)]
+                }
+                return raw.count * 2
+            }
+        }
+    }
+
+    /// Appends bytes as lowercase hex, for a hash inside a string to sign.
+    static func appendHex(_ bytes: some ContiguousBytes, to out: inout [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            let start = out.count
+            out.append(contentsOf: repeatElement(0, count: 2 * raw.count))
+            out.withUnsafeMutableBufferPointer { buffer in
+                for (index, byte) in raw.enumerated() {
+                    buffer[start + 2 * index] = lowerHexDigits[Int(byte >> 4)]
+                    buffer[start + 2 * index + 1] = lowerHexDigits[Int(byte & 0x0F)]
+                }
+            }
+        }
+    }
+
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+
+    /// RFC 9110 `tchar`: what a method or header name may be made of.
+    static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+
+    private static func isUppercaseLetter(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")
+    }
+
+    /// Compares byte strings lexicographically: negative, zero or positive.
+    private static func compareBytes(
+        _ left: Slice<UnsafeBufferPointer<UInt8>>, _ right: Slice<UnsafeBufferPointer<UInt8>>
+    ) -> Int {
+        for (leftByte, rightByte) in zip(left, right) where leftByte != rightByte {
+            return Int(leftByte) - Int(rightByte)
+        }
+        return left.count - right.count
+    }
+}
+
+// MARK: Dates
+
+/// A signing time as SigV4 writes it (`20130524T000000Z`), formatted by arithmetic: Foundation's formatters cost more
+/// than the signature itself.
+struct AMZDate {
+    /// Days since 1970-01-01: the signing key changes with it.
+    let day: Int
+    /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
+    let timestamp: String
+
+    /// `yyyyMMdd`: the first part of the credential scope.
+    var dateStamp: String { String(decoding: timestamp.utf8.prefix(8), as: UTF8.self) }
+
+    /// Throws for dates that have no four-digit-year form (and so could not be signed), NaN included.
+    init(_ date: Date) throws {
+        let interval = date.timeIntervalSince1970
+        // 0001-01-01T00:00:00Z up to, not including, 10000-01-01T00:00:00Z.
+        guard interval.isFinite, interval >= -62_135_596_800, interval < 253_402_300_800 else {
+            throw SigningError.invalidDate
+        }
+        let seconds = Int(interval.rounded(.down))
+        let day = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - day * 86_400
+        // Howard Hinnant's civil_from_days: proleptic Gregorian calendar, days since 1970-01-01.
+        let shifted = day + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let dayOfMonth = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+
+        self.day = day
+        self.timestamp = String(unsafeUninitializedCapacity: 16) { out in
+            func put(_ value: Int, digits: Int, at offset: Int) {
+                var rest = value
+                for position in stride(from: offset + digits - 1, through: offset, by: -1) {
+                    out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+            }
+            put(year, digits: 4, at: 0)
+            put(month, digits: 2, at: 4)
+            put(dayOfMonth, digits: 2, at: 6)
+            out[8] = UInt8(ascii: "T")
+            put(secondOfDay / 3600, digits: 2, at: 9)
+            put(secondOfDay / 60 % 60, digits: 2, at: 11)
+            put(secondOfDay % 60, digits: 2, at: 13)
+            out[15] = UInt8(ascii: "Z")
+            return 16
+        }
+    }
+}
