@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "Routing",
             dependencies: [
-                "MiniLM", "Providers",
+                "Lifecycle", "MiniLM", "Providers",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "Routing",
+                "Lifecycle", "Routing",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -97,12 +97,23 @@ let package = Package(
         // S3-compatible object storage for backups: the SigV4 signer (pure, swift-crypto) and the client.
         .target(
             name: "ObjectStore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            sources: ["Signing"],  // TEMPORARY while the S3 client is written elsewhere
             swiftSettings: swiftSettings
         ),
         // Model lifecycle and the job scheduler: pure decisions (cron schedules, cleanup plans) and their services.
         .target(
             name: "Lifecycle",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Hybrid retrieval and grounded answers.
@@ -118,7 +129,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Providers", "Routing", "Storage", "Retrieval",
+                "Lifecycle", "Providers", "Routing", "Storage", "Retrieval",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -134,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "UnityAI",
             dependencies: [
-                "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
+                "Lifecycle", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -196,7 +207,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MiniLM", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
+                "Lifecycle", "MiniLM", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

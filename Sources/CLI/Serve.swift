@@ -48,7 +48,9 @@ struct Serve: AsyncParsableCommand {
         // The router's background jobs: usage batches, health probes, plugin_metrics aggregates.
         services.append(router.usage)
         services.append(HealthProbeService(router: router, logger: logger))
-        services.append(RouterHousekeeping(client: runtime.client, logger: logger))
+        // Work that runs once per cluster (housekeeping, and the configuration's `schedules:`).
+        let scheduler = runtime.makeScheduler()
+        services.append(scheduler)
         services.append(PluginMetricsService(router: router, sink: PostgresPluginMetricsWriter(client: runtime.client, logger: logger), logger: logger))
         let client = runtime.client
         let migrations = runtime.migrations
@@ -56,6 +58,7 @@ struct Serve: AsyncParsableCommand {
             ask: runtime.askService(router: router, answerModel: options.resolvedAnswerModel),
             router: router,
             usage: PostgresUsageLedger(client: client, logger: logger),
+            jobs: .init(scheduler: scheduler, ledger: PostgresJobRunLedger(client: client, logger: logger)),
             metrics: metrics,
             isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
             services: services)

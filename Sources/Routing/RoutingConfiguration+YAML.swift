@@ -1,4 +1,5 @@
 import Foundation
+import Lifecycle
 import Providers
 import Yams
 
@@ -42,7 +43,7 @@ extension RoutingConfiguration {
         let top = try YAMLNode(root, path: "").mapping()
         let knownSections: Set<String> = [
             "routing", "providers", "models", "embeddings", "strategies", "caching", "rate_limits", "tenants", "tasks",
-            "health",
+            "health", "schedules",
         ]
         for (key, _) in top where !knownSections.contains(key) {
             throw ConfigurationError(
@@ -115,8 +116,58 @@ extension RoutingConfiguration {
                 guard configuration.health.failureThreshold > 0 else { throw value.error("must be at least 1") }
             }
         }
+        if let schedules = top.value("schedules") {
+            for node in try schedules.sequence() {
+                let schedule = try parseSchedule(node)
+                guard !configuration.schedules.contains(where: { $0.name == schedule.name }) else {
+                    throw node.error("a second schedule named '\(schedule.name)'; schedule names are unique")
+                }
+                configuration.schedules.append(schedule)
+            }
+        }
         try validateReferences(configuration, top: top)
         return configuration
+    }
+
+    /// `{name: nightly, job: housekeeping, cron: "0 3 * * *", time_zone: Europe/Berlin, catch_up: 6h}`.
+    private static func parseSchedule(_ node: YAMLNode) throws -> JobSchedule {
+        let fields = try node.mapping()
+        try fields.rejectUnknown(["name", "job", "cron", "time_zone", "catch_up"])
+        guard let nameNode = fields.value("name") else { throw node.error("a schedule needs a `name`") }
+        let name = try nameNode.string()
+        guard TenantName.isValid(name) else {
+            throw nameNode.error("'\(name.prefix(80))' is not a valid schedule name: use 1-63 letters, digits, '.', '_' or '-'")
+        }
+        guard let jobNode = fields.value("job") else { throw node.error("a schedule needs a `job` (its kind)") }
+        let kind = JobKind(try jobNode.string())
+        guard schedulableKinds.contains(kind) else {
+            throw jobNode.error(
+                "unknown job '\(kind.name.prefix(80))'; this version schedules \(schedulableKinds.map(\.name).joined(separator: ", "))")
+        }
+        guard let cronNode = fields.value("cron") else { throw node.error("a schedule needs a `cron` expression") }
+        let expression: CronExpression
+        do {
+            expression = try CronExpression(try cronNode.string())
+        } catch let error as CronError {
+            throw cronNode.error(error.message)
+        }
+        guard expression.isSatisfiable else {
+            throw cronNode.error("the expression names no date that exists (such as 30 February); it would never run")
+        }
+        var timeZone = TimeZone.gmt
+        if let zoneNode = fields.value("time_zone") {
+            let identifier = try zoneNode.string()
+            // IANA names only: Foundation also takes abbreviations (CET, EST), whose meaning is ambiguous.
+            guard let zone = TimeZone(identifier: identifier),
+                identifier == "UTC" || identifier == "GMT" || TimeZone.knownTimeZoneIdentifiers.contains(identifier)
+            else {
+                throw zoneNode.error("'\(identifier.prefix(80))' is not an IANA time zone; use a name such as Europe/Berlin or UTC")
+            }
+            timeZone = zone
+        }
+        var schedule = JobSchedule(name: name, kind: kind, cron: CronSchedule(expression: expression, timeZone: timeZone))
+        if let catchUp = fields.value("catch_up") { schedule.catchUp = try catchUp.duration() }
+        return schedule
     }
 
     private static func parseStrategyStep(_ node: YAMLNode) throws -> StrategyStep {

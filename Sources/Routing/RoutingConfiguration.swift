@@ -1,4 +1,5 @@
 import Foundation
+import Lifecycle
 import Providers
 
 /// The routing file (`ai_routing.yaml`): providers and their endpoints, the model catalogue, the embedding model,
@@ -205,8 +206,24 @@ public struct RoutingConfiguration: Sendable, Equatable {
     /// installed, else `local`), `local`, `minilm`, or `provider/model` (a catalogue entry with
     /// `embedding_dimensions`).
     public var embeddingModel: String = "auto"
+    /// The scheduler's jobs (`schedules:`); ``defaultSchedules`` fill in the kinds the file does not schedule.
+    public var schedules: [JobSchedule] = []
 
     public init() {}
+
+    /// Kinds of job this version can run.
+    public static let schedulableKinds: [JobKind] = [.housekeeping]
+
+    /// What runs without a `schedules:` entry of its kind: housekeeping every 10 minutes (expired cache rows, old
+    /// rate-limit windows), once per cluster.
+    public static let defaultSchedules: [JobSchedule] = [(JobKind.housekeeping, "*/10 * * * *")].compactMap { kind, cron in
+        (try? CronExpression(cron)).map { JobSchedule(name: kind.name, kind: kind, cron: CronSchedule(expression: $0, timeZone: .gmt)) }
+    }
+
+    /// The file's schedules, plus a default one for each kind it does not schedule.
+    public var effectiveSchedules: [JobSchedule] {
+        schedules + Self.defaultSchedules.filter { fallback in !schedules.contains { $0.kind == fallback.kind } }
+    }
 
     /// The provider called `name`.
     public func provider(named name: String) -> Provider? {

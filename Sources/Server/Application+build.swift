@@ -1,4 +1,5 @@
 import Hummingbird
+import Lifecycle
 import Logging
 import Prometheus
 import Retrieval
@@ -15,6 +16,19 @@ public struct ServerDependencies: Sendable {
     public var router: AIRouter
     /// Usage records in PostgreSQL, for `GET /api/usage`.
     public var usage: PostgresUsageLedger?
+    /// The scheduler and its history, for `GET /api/jobs`; `nil` when this server runs none.
+    public var jobs: Jobs?
+
+    /// The scheduler and where its runs are recorded.
+    public struct Jobs: Sendable {
+        public var scheduler: JobScheduler
+        public var ledger: any JobRunLedger
+
+        public init(scheduler: JobScheduler, ledger: any JobRunLedger) {
+            self.scheduler = scheduler
+            self.ledger = ledger
+        }
+    }
     /// What `GET /metrics` serves (the router's metrics are made on it).
     public var metrics: PrometheusCollectorRegistry
     /// Whether the database answers and its migrations are applied.
@@ -25,13 +39,14 @@ public struct ServerDependencies: Sendable {
     public var beforeServerStarts: @Sendable () async throws -> Void
 
     public init(
-        ask: AskService, router: AIRouter, usage: PostgresUsageLedger?, metrics: PrometheusCollectorRegistry,
+        ask: AskService, router: AIRouter, usage: PostgresUsageLedger?, jobs: Jobs? = nil, metrics: PrometheusCollectorRegistry,
         isReady: @escaping @Sendable () async -> Bool, services: [any Service],
         beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
     ) {
         self.ask = ask
         self.router = router
         self.usage = usage
+        self.jobs = jobs
         self.metrics = metrics
         self.isReady = isReady
         self.services = services
@@ -49,6 +64,7 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
     AIController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     OpenAICompatibleController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     RouterController(router: dependencies.router, usage: dependencies.usage, metrics: dependencies.metrics).addRoutes(to: router)
+    JobsController(jobs: dependencies.jobs).addRoutes(to: router)
     return router.router
 }
 

@@ -35,7 +35,7 @@ public final class Database: Sendable {
     public let configuration: Configuration
     private let state = Mutex(Availability())
     /// The direct check in progress, shared by every call that waits for it.
-    private let diagnosis = Mutex<Task<String?, Never>?>(nil)
+    private let diagnosis = Mutex<Task<ConnectionVerdict, Never>?>(nil)
 
     struct Availability {
         /// Set while the server is known to be unreachable.
@@ -122,18 +122,24 @@ public final class Database: Sendable {
                 }
                 group.addTask {
                     try await Task.sleep(for: suspicion)
-                    return leased.isSet ? .diagnosed(nil) : .diagnosed(await self.sharedDiagnosis(logger: logger))
+                    return leased.isSet ? .diagnosed(.answers) : .diagnosed(await self.sharedDiagnosis(logger: logger))
                 }
+                // A check that got no answer in time proves nothing under load; it counts only if the deadline
+                // passes too.
+                var unanswered: String?
                 while let next = try await group.next() {
                     switch next {
                     case .finished(let value):
                         group.cancelAll()
                         return value
-                    case .diagnosed(let cause?) where !leased.isSet:
+                    case .diagnosed(.unreachable(let cause)) where !leased.isSet:
                         group.cancelAll()
                         throw ServerUnreachable(cause: cause)
+                    case .diagnosed(.noAnswer(let cause)):
+                        unanswered = cause
                     case .deadlinePassed where !leased.isSet:
                         group.cancelAll()
+                        if let unanswered { throw ServerUnreachable(cause: unanswered) }
                         throw ConnectionDeadlineExceeded(deadline: deadline)
                     case .diagnosed, .deadlinePassed:
                         continue  // connected in time (the query may run as long as it needs), or the server answers
@@ -172,14 +178,14 @@ public final class Database: Sendable {
 
     // MARK: Availability
 
-    /// Why the server cannot be reached, or `nil` when it answers; one direct connection at a time for all callers.
-    private func sharedDiagnosis(logger: Logger) async -> String? {
-        guard let settings else { return nil }
-        let task = diagnosis.withLock { current -> Task<String?, Never> in
+    /// What a direct connection finds; one at a time for all callers.
+    private func sharedDiagnosis(logger: Logger) async -> ConnectionVerdict {
+        guard let settings else { return .answers }
+        let task = diagnosis.withLock { current -> Task<ConnectionVerdict, Never> in
             if let current { return current }
             let started = Task {
                 defer { self.diagnosis.withLock { $0 = nil } }
-                return await Self.diagnoseConnection(to: settings, timeout: .seconds(3), logger: logger)
+                return await Self.checkConnection(to: settings, timeout: .seconds(5), logger: logger)
             }
             current = started
             return started
@@ -314,27 +320,59 @@ public final class Database: Sendable {
     public static func diagnoseConnection(
         to settings: DatabaseSettings, timeout: Duration = .seconds(5), logger: Logger
     ) async -> String? {
+        switch await checkConnection(to: settings, timeout: timeout, logger: logger) {
+        case .answers: nil
+        case .unreachable(let cause), .noAnswer(let cause): cause
+        }
+    }
+
+    /// Connects once, directly: whether the server answers, refuses (or cannot be reached for a reason that
+    /// will not pass by waiting: no such host, authentication, TLS), or gave no answer within `timeout`.
+    static func checkConnection(to settings: DatabaseSettings, timeout: Duration, logger: Logger) async -> ConnectionVerdict {
         do {
             var configuration = try settings.connectionConfiguration()
             configuration.options.connectTimeout = .nanoseconds(
                 Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try? await connection.close()
-            return nil
+            return .answers
         } catch let error as StorageError {
-            return error.message
+            return .unreachable(error.message)
         } catch let error as PSQLError where error.code == .server {
             let state = error.serverInfo?[.sqlState] ?? ""
             let message = Migrator.describe(error)
             switch state {
-            case "28P01", "28000": return "authentication failed: \(message). Check the user and password in DATABASE_URL."
-            case "3D000": return "\(message). Create the database or name another in DATABASE_URL."
-            default: return message
+            case "28P01", "28000": return .unreachable("authentication failed: \(message). Check the user and password in DATABASE_URL.")
+            case "3D000": return .unreachable("\(message). Create the database or name another in DATABASE_URL.")
+            // Too many connections, starting up: the server answers, and waiting helps.
+            case "53300", "57P03": return .noAnswer(message)
+            default: return .unreachable(message)
             }
         } catch {
-            return connectivityCause(of: error) ?? "\(error)"
+            let cause = connectivityCause(of: error) ?? "\(error)"
+            return isTimeout(error) ? .noAnswer(cause) : .unreachable(cause)
         }
     }
+
+    /// Whether `error` is a connection attempt that ran out of time (which may be load, not an outage).
+    static func isTimeout(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PSQLError: error.underlying.map(isTimeout) ?? false
+        case let error as NIOConnectionError: error.connectionErrors.contains { isTimeout($0.error) }
+        case let error as ChannelError: if case .connectTimeout = error { true } else { false }
+        case let error as IOError: error.errnoCode == ETIMEDOUT
+        default: false
+        }
+    }
+}
+
+/// What a direct connection attempt found.
+enum ConnectionVerdict: Sendable {
+    case answers
+    /// Refused, no such host, authentication or TLS failed: waiting will not help.
+    case unreachable(String)
+    /// No answer within the time allowed: down, or only slow.
+    case noAnswer(String)
 }
 
 /// A query's rows, read in full on the connection that ran it.
@@ -369,8 +407,8 @@ struct ServerUnreachable: Error {
 private enum Race<Value: Sendable>: Sendable {
     case finished(Value)
     case deadlinePassed
-    /// The direct check's verdict: why the server cannot be reached, or `nil` when it answers.
-    case diagnosed(String?)
+    /// The direct check's verdict.
+    case diagnosed(ConnectionVerdict)
 }
 
 /// Whether the call got its connection.

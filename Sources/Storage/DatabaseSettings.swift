@@ -117,7 +117,6 @@ public struct DatabaseSettings: Sendable, CustomStringConvertible {
                 host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         configuration.options.maximumConnections = 16
-        configuration.options.connectTimeout = .seconds(5)
         return configuration
     }
 

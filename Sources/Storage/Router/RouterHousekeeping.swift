@@ -1,15 +1,12 @@
 import Foundation
 import Logging
 import PostgresNIO
-import ServiceLifecycle
 
-/// Deletes what the router no longer needs from the shared tables, every `interval`: expired `response_cache`
-/// entries and `rate_limit_windows` rows older than `windowRetention`. Several instances may run it at once; the
-/// deletes are idempotent.
-public struct RouterHousekeeping: Service {
+/// Deletes what the router no longer needs from the shared tables: expired `response_cache` entries and
+/// `rate_limit_windows` rows older than `windowRetention`. The scheduler runs it (job kind `housekeeping`, every 10
+/// minutes by default, once per cluster); the deletes are idempotent all the same.
+public struct RouterHousekeeping: Sendable {
     public struct Configuration: Sendable {
-        /// Time between sweeps. Defaults to 10 minutes.
-        public var interval: Duration = .seconds(600)
         /// Rate-limit windows are kept this long after they start (daily windows need a day). Defaults to 2 days.
         public var windowRetention: Duration = .seconds(2 * 86_400)
 
@@ -24,20 +21,6 @@ public struct RouterHousekeeping: Service {
         self.configuration = configuration
         self.client = client
         self.logger = logger
-    }
-
-    public func run() async throws {
-        let interval = configuration.interval
-        while (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: interval) })) != nil {
-            do {
-                let removed = try await sweep(now: Date())
-                logger.debug(
-                    "Router housekeeping finished",
-                    metadata: ["cache.expired": "\(removed.cacheEntries)", "rate_limit.windows": "\(removed.windows)"])
-            } catch {
-                logger.warning("Router housekeeping failed, retrying next sweep", metadata: ["error": "\(String(reflecting: error))"])
-            }
-        }
     }
 
     /// One sweep; returns what it deleted.

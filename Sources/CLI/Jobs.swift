@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Lifecycle
+import Logging
+import Routing
+import Storage
+
+extension ApplianceRuntime {
+    /// The scheduler over the configuration's schedules (and the default ones), with what each job kind does, its
+    /// claims and history in `job_runs`.
+    func makeScheduler() -> JobScheduler {
+        let client = self.client
+        let logger = self.logger
+        let jobs: [JobKind: JobScheduler.Work] = [
+            .housekeeping: {
+                let removed = try await RouterHousekeeping(client: client, logger: logger).sweep(now: Date())
+                return "deleted \(removed.cacheEntries) expired cache entries and \(removed.windows) old rate-limit windows"
+            }
+        ]
+        return JobScheduler(
+            schedules: routing.effectiveSchedules, jobs: jobs, ledger: PostgresJobRunLedger(client: client, logger: logger),
+            logger: logger)
+    }
+}
+
+/// `unity-ai jobs list|history NAME|run NAME`: the scheduler's jobs from the command line.
+struct Jobs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show and run the scheduled jobs (the configuration file's `schedules:`).",
+        subcommands: [List.self, History.self, Run.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the schedules with their next slot and last run.")
+        @OptionGroup var options: CommonOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let logger = try options.makeLogger(label: "unity-ai.jobs", defaultLevel: .notice)
+            let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
+            let scheduler = runtime.makeScheduler()
+            let json = self.json
+            let rows = try await runtime.withDatabase { runtime in
+                try await JobStatus.all(scheduler: scheduler, ledger: PostgresJobRunLedger(client: runtime.client, logger: logger))
+            }
+            if json { return try printJSON(rows) }
+            for row in rows {
+                let last = row.lastRun.map { "last \($0.status.rawValue) at \(isoDate($0.startedAt))" } ?? "never run"
+                print("\(row.name) (\(row.job)): \(row.cron) \(row.timeZone); next \(row.nextSlot.map(isoDate) ?? "none"); \(last)")
+            }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a job's runs, newest first.")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The schedule's name.") var name: String
+        @Option(help: "Runs to show (1-1000).") var limit = 20
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000.") }
+        }
+
+        func run() async throws {
+            let logger = try options.makeLogger(label: "unity-ai.jobs", defaultLevel: .notice)
+            let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
+            let (name, limit) = (self.name, self.limit)
+            guard runtime.routing.effectiveSchedules.contains(where: { $0.name == name }) else {
+                throw ValidationError("No schedule named '\(name)'; see `unity-ai jobs list`.")
+            }
+            let runs = try await runtime.withDatabase { runtime in
+                try await PostgresJobRunLedger(client: runtime.client, logger: logger).history(job: name, limit: limit)
+            }
+            if json { return try printJSON(runs) }
+            if runs.isEmpty { print("\(name) has not run yet.") }
+            for run in runs {
+                let took = run.finishedAt.map { String(format: " in %.1f s", $0.timeIntervalSince(run.startedAt)) } ?? ""
+                print(
+                    "\(isoDate(run.slot)) \(run.status.rawValue)\(took) on \(run.instance)\(run.manual ? " (manual)" : "")"
+                        + (run.summary.map { ": \($0)" } ?? "") + (run.error.map { " — error: \($0)" } ?? ""))
+            }
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a scheduled job now, once (it is recorded in the history as manual).",
+            discussion: "Exit status 0 when it succeeded, 1 when it failed or is running elsewhere.")
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The schedule's name.") var name: String
+        @Flag(help: "Print the run as JSON.") var json = false
+
+        func run() async throws {
+            let logger = try options.makeLogger(label: "unity-ai.jobs", defaultLevel: .notice)
+            let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
+            let name = self.name
+            let run = try await runtime.withDatabase { runtime in try await runtime.makeScheduler().runNow(name: name) }
+            if json {
+                try printJSON(run)
+            } else {
+                print("\(run.job): \(run.status.rawValue)" + (run.summary.map { ": \($0)" } ?? "") + (run.error.map { " — \($0)" } ?? ""))
+            }
+            if run.status != .succeeded { throw ExitCode.failure }
+        }
+    }
+}
+
+func isoDate(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
