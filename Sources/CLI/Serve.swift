@@ -49,7 +49,8 @@ struct Serve: AsyncParsableCommand {
         services.append(router.usage)
         services.append(HealthProbeService(router: router, logger: logger))
         // Work that runs once per cluster (housekeeping, and the configuration's `schedules:`).
-        let scheduler = runtime.makeScheduler()
+        let modelLifecycle = runtime.makeModelLifecycle(answerModel: options.resolvedAnswerModel)
+        let scheduler = runtime.makeScheduler(models: modelLifecycle?.manager)
         services.append(scheduler)
         services.append(PluginMetricsService(router: router, sink: PostgresPluginMetricsWriter(client: runtime.client, logger: logger), logger: logger))
         let client = runtime.client
@@ -59,6 +60,7 @@ struct Serve: AsyncParsableCommand {
             router: router,
             usage: PostgresUsageLedger(client: client, logger: logger),
             jobs: .init(scheduler: scheduler, ledger: PostgresJobRunLedger(client: client, logger: logger)),
+            models: modelLifecycle.map { .init(manager: $0.manager, inventory: $0.inventory) },
             metrics: metrics,
             isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
             services: services)

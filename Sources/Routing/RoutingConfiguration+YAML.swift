@@ -43,7 +43,7 @@ extension RoutingConfiguration {
         let top = try YAMLNode(root, path: "").mapping()
         let knownSections: Set<String> = [
             "routing", "providers", "models", "embeddings", "strategies", "caching", "rate_limits", "tenants", "tasks",
-            "health", "schedules",
+            "health", "schedules", "lifecycle",
         ]
         for (key, _) in top where !knownSections.contains(key) {
             throw ConfigurationError(
@@ -125,8 +125,48 @@ extension RoutingConfiguration {
                 configuration.schedules.append(schedule)
             }
         }
+        if let lifecycle = top.value("lifecycle") { configuration.lifecycle = try parseLifecycle(lifecycle, environment: environment) }
+        if configuration.lifecycle.ollamaModelsDirectory == nil, let directory = environment["OLLAMA_MODELS"], !directory.isEmpty {
+            configuration.lifecycle.ollamaModelsDirectory = directory
+        }
         try validateReferences(configuration, top: top)
         return configuration
+    }
+
+    /// The `lifecycle:` section (the cleanup policy; `models:` is the model catalogue).
+    private static func parseLifecycle(_ node: YAMLNode, environment: [String: String]) throws -> Lifecycle {
+        let fields = try node.mapping()
+        try fields.rejectUnknown(["ollama_models_dir", "keep", "max_idle_days", "disk_budget", "orphan_grace", "remove_orphans"])
+        var lifecycle = Lifecycle()
+        lifecycle.ollamaModelsDirectory = try fields.value("ollama_models_dir")?.string()
+        var policy = CleanupPolicy()
+        func policyValue<T>(_ field: YAMLNode, _ read: () throws -> T) throws -> T {
+            do {
+                return try read()
+            } catch let error as CleanupPolicyError {
+                throw field.error(error.message)
+            }
+        }
+        if let keep = fields.value("keep") {
+            policy.keep = try keep.sequence().map { item in try policyValue(item) { try ModelNamePattern(try item.string()) } }
+        }
+        if let idle = fields.value("max_idle_days") {
+            let days = try idle.integer()
+            guard (1...CleanupPolicy.maximumIdleDays).contains(days) else {
+                throw idle.error("max_idle_days is a whole number of days from 1 to \(CleanupPolicy.maximumIdleDays)")
+            }
+            policy.maxIdleDays = days
+        }
+        if let budget = fields.value("disk_budget") {
+            policy.diskBudget = try policyValue(budget) { try CleanupPolicy.parseByteSize(try budget.string()) }
+        }
+        if let grace = fields.value("orphan_grace") {
+            policy.orphanGrace = try policyValue(grace) { try CleanupPolicy.parseDuration(try grace.string()) }
+        }
+        if let remove = fields.value("remove_orphans") { policy.removeOrphans = try remove.bool() }
+        try policyValue(node) { try policy.validate() }
+        lifecycle.policy = policy
+        return lifecycle
     }
 
     /// `{name: nightly, job: housekeeping, cron: "0 3 * * *", time_zone: Europe/Berlin, catch_up: 6h}`.

@@ -212,11 +212,26 @@ public struct RoutingConfiguration: Sendable, Equatable {
     public init() {}
 
     /// Kinds of job this version can run.
-    public static let schedulableKinds: [JobKind] = [.housekeeping]
+    public static let schedulableKinds: [JobKind] = [.housekeeping, .modelRefresh, .modelCleanup]
+
+    /// The `lifecycle:` section: Ollama's models directory and the cleanup policy.
+    public struct Lifecycle: Sendable, Equatable {
+        /// Ollama's models directory (`lifecycle.ollama_models_dir`, else `OLLAMA_MODELS`); without it, disk use comes
+        /// from Ollama's API, which over-counts shared blobs.
+        public var ollamaModelsDirectory: String?
+        public var policy = CleanupPolicy()
+
+        public init() {}
+    }
+
+    public var lifecycle = Lifecycle()
 
     /// What runs without a `schedules:` entry of its kind: housekeeping every 10 minutes (expired cache rows, old
-    /// rate-limit windows), once per cluster.
-    public static let defaultSchedules: [JobSchedule] = [(JobKind.housekeeping, "*/10 * * * *")].compactMap { kind, cron in
+    /// rate-limit windows) and the Ollama inventory every 5 minutes, once per cluster. Cleanup runs only when
+    /// scheduled: deleting models is for the operator to decide.
+    public static let defaultSchedules: [JobSchedule] = [
+        (JobKind.housekeeping, "*/10 * * * *"), (.modelRefresh, "*/5 * * * *"),
+    ].compactMap { kind, cron in
         (try? CronExpression(cron)).map { JobSchedule(name: kind.name, kind: kind, cron: CronSchedule(expression: $0, timeZone: .gmt)) }
     }
 

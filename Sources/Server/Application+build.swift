@@ -19,6 +19,20 @@ public struct ServerDependencies: Sendable {
     /// The scheduler and its history, for `GET /api/jobs`; `nil` when this server runs none.
     public var jobs: Jobs?
 
+    /// Model lifecycle, when an Ollama endpoint is configured.
+    public var models: ModelLifecycle?
+
+    /// The lifecycle manager and the inventory it keeps.
+    public struct ModelLifecycle: Sendable {
+        public var manager: ModelLifecycleManager
+        public var inventory: any ModelInventoryStore
+
+        public init(manager: ModelLifecycleManager, inventory: any ModelInventoryStore) {
+            self.manager = manager
+            self.inventory = inventory
+        }
+    }
+
     /// The scheduler and where its runs are recorded.
     public struct Jobs: Sendable {
         public var scheduler: JobScheduler
@@ -39,7 +53,8 @@ public struct ServerDependencies: Sendable {
     public var beforeServerStarts: @Sendable () async throws -> Void
 
     public init(
-        ask: AskService, router: AIRouter, usage: PostgresUsageLedger?, jobs: Jobs? = nil, metrics: PrometheusCollectorRegistry,
+        ask: AskService, router: AIRouter, usage: PostgresUsageLedger?, jobs: Jobs? = nil, models: ModelLifecycle? = nil,
+        metrics: PrometheusCollectorRegistry,
         isReady: @escaping @Sendable () async -> Bool, services: [any Service],
         beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
     ) {
@@ -47,6 +62,7 @@ public struct ServerDependencies: Sendable {
         self.router = router
         self.usage = usage
         self.jobs = jobs
+        self.models = models
         self.metrics = metrics
         self.isReady = isReady
         self.services = services
@@ -65,6 +81,7 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
     OpenAICompatibleController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     RouterController(router: dependencies.router, usage: dependencies.usage, metrics: dependencies.metrics).addRoutes(to: router)
     JobsController(jobs: dependencies.jobs).addRoutes(to: router)
+    ModelsController(lifecycle: dependencies.models, limits: configuration.limits).addRoutes(to: router)
     return router.router
 }
 

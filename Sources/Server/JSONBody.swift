@@ -134,10 +134,11 @@ enum JSONBody {
         }
     }
 
-    /// A JSON response.
-    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    /// A JSON response; `dates` writes dates as RFC 3339 strings.
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, dates: Bool = false) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if dates { encoder.dateEncodingStrategy = .iso8601 }
         let data = try encoder.encode(value)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],

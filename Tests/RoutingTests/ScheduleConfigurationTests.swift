@@ -20,8 +20,8 @@ import Testing
         #expect(schedule.name == "tidy" && schedule.kind == .housekeeping)
         #expect(schedule.cron.timeZone.identifier == "Europe/Berlin")
         #expect(schedule.catchUp == .seconds(6 * 3600))
-        // The file schedules housekeeping itself: no default one is added.
-        #expect(configuration.effectiveSchedules.map(\.name) == ["tidy"])
+        // The file schedules housekeeping itself: no default one is added for it (the inventory's default remains).
+        #expect(configuration.effectiveSchedules.map(\.name) == ["tidy", "model_refresh"])
     }
 
     @Test func withoutSchedulesHousekeepingRunsEveryTenMinutesInUTC() throws {

@@ -155,5 +155,6 @@ public final class JobScheduler: Service {
 /// Why the scheduler could not do what was asked.
 public struct SchedulerError: Error, Sendable, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

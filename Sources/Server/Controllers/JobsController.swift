@@ -31,7 +31,7 @@ struct JobsController<Context: RequestContext>: Sendable {
 
     func list() async throws -> Response {
         let jobs = try available()
-        return try JSONBody.response(ListReply(jobs: try await JobStatus.all(scheduler: jobs.scheduler, ledger: jobs.ledger)))
+        return try JSONBody.response(ListReply(jobs: try await JobStatus.all(scheduler: jobs.scheduler, ledger: jobs.ledger)), dates: true)
     }
 
     func runs(_ request: Request, name: String) async throws -> Response {
@@ -46,6 +46,6 @@ struct JobsController<Context: RequestContext>: Sendable {
         guard (1...1000).contains(limit), limitText == nil || Int(limitText ?? "") != nil else {
             throw APIError.invalidRequest("limit must be a whole number between 1 and 1000.")
         }
-        return try JSONBody.response(RunsReply(job: name, runs: try await jobs.ledger.history(job: name, limit: limit)))
+        return try JSONBody.response(RunsReply(job: name, runs: try await jobs.ledger.history(job: name, limit: limit)), dates: true)
     }
 }
