@@ -106,10 +106,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libarchive (Debian: libarchive-dev): reading users' archives, writing backup tar.gz; its gzip filter links zlib.
+        .systemLibrary(
+            name: "CArchive",
+            path: "Sources/CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        // Streaming archive reading with traversal, link, nesting and bomb defences; streaming tar.gz writing.
+        .target(
+            name: "Archive",
+            dependencies: ["CArchive"],
+            swiftSettings: swiftSettings
+        ),
         // Model lifecycle and the job scheduler: pure decisions (cron schedules, cleanup plans) and their services.
         .target(
             name: "Lifecycle",
             dependencies: [
+                "Providers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -204,6 +218,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ArchiveTests",
+            dependencies: ["Archive", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

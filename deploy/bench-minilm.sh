@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source deploy/lib.sh
 require_swift
 require_openblas
+require_libarchive
 count="${1:-64}"
 batch="${2:-32}"
 reference="${UNITY_AI_SHARED_DIR:-$PWD/../shared}/reference/minilm_reference.py"

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 source deploy/lib.sh
 require_swift
 require_openblas
+require_libarchive
 requests="${1:-15000}"
 rounds="${2:-8}"
 swift build -c release --product unity-ai-bench >&2

@@ -24,6 +24,19 @@ require_openblas() {
   fi
 }
 
+# libarchive (archives in ingest, tar.gz backups): the build links it through pkg-config.
+require_libarchive() {
+  if ! pkg-config --exists libarchive 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing libarchive-dev ..." >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libarchive-dev pkg-config >/dev/null
+    else
+      echo "libarchive is missing: install libarchive-dev and pkg-config (sudo apt-get install libarchive-dev pkg-config) and retry." >&2
+      exit 1
+    fi
+  fi
+}
+
 # The unprivileged user PostgreSQL runs as when we are root (empty when we are not root).
 postgres_user() {
   [ "$(id -u)" = 0 ] || { echo ""; return; }

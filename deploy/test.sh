@@ -7,6 +7,7 @@ source deploy/lib.sh
 
 require_swift
 require_openblas
+require_libarchive
 pg_bin=$(deploy/install-postgres.sh | tail -n 1)
 # The native embedder's model files (MiniLMTests and the minilm embedder need them).
 deploy/install-model.sh >/dev/null

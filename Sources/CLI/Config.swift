@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Lifecycle
 import Routing
 
 /// `unity-ai config check [FILE]`: validates a routing file.
@@ -54,6 +55,15 @@ struct Config: AsyncParsableCommand {
                 caching.enabled
                     ? "cache: on, \(caching.backend.rawValue), ttl \(Int(caching.timeToLive.components.seconds)) s, \(caching.maximumEntries) entries in memory"
                     : "cache: off")
+            for schedule in configuration.effectiveSchedules {
+                print("schedule \(schedule.name): \(schedule.kind) at \(schedule.cron)")
+            }
+            let lifecycle = configuration.lifecycle
+            print(
+                "lifecycle: models dir \(lifecycle.ollamaModelsDirectory ?? "none (Ollama's API figures)"); "
+                    + "max idle \(lifecycle.policy.maxIdleDays.map { "\($0) days" } ?? "none"); "
+                    + "disk budget \(lifecycle.policy.diskBudget.map { "\($0) bytes" } ?? "none"); "
+                    + "remove orphans \(lifecycle.policy.removeOrphans)")
             for notice in configuration.notices { print("note: \(notice)") }
         }
     }

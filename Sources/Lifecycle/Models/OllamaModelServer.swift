@@ -3,14 +3,18 @@ import Lifecycle
 import Providers
 
 /// One Ollama endpoint as the lifecycle manager sees it, over the provider's admin client.
-struct OllamaModelServer: ModelServer {
-    let client: OllamaAdminClient
+public struct OllamaModelServer: ModelServer {
+    public let client: OllamaAdminClient
 
-    var endpoint: String { client.configuration.endpoint.displayName }
+    public init(client: OllamaAdminClient) {
+        self.client = client
+    }
+
+    public var endpoint: String { client.configuration.endpoint.displayName }
 
     /// `/api/tags`, with each model's context length from `/api/show` where it answers (a model it cannot show is
     /// listed without one).
-    func installedModels() async throws -> [InstalledModel] {
+    public func installedModels() async throws -> [InstalledModel] {
         var models: [InstalledModel] = []
         for tag in try await client.tags() {
             let context = try? await client.show(tag.name).contextLength
@@ -22,11 +26,11 @@ struct OllamaModelServer: ModelServer {
         return models
     }
 
-    func loadedModels() async throws -> [LoadedModel] {
+    public func loadedModels() async throws -> [LoadedModel] {
         try await client.ps().map { LoadedModel(name: $0.name, expiresAt: $0.expiresAt) }
     }
 
-    func delete(model: String) async throws {
+    public func delete(model: String) async throws {
         try await client.delete(model)
     }
 }
