@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "Providers", "Storage",
+                "Archive", "Providers", "Storage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -129,6 +129,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Backup sets: appliance tables and Ollama model blobs to S3 or a directory; list, verify, restore.
+        .target(
+            name: "Backup",
+            dependencies: [
+                "Archive", "Lifecycle", "ObjectStore", "Storage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Hybrid retrieval and grounded answers.
         .target(
             name: "Retrieval",
@@ -158,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "UnityAI",
             dependencies: [
-                "Lifecycle", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
+                "Archive", "Backup", "ObjectStore", "Lifecycle", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -238,6 +251,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
+                "Backup", "ObjectStore", "Archive",
                 "Lifecycle", "MiniLM", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

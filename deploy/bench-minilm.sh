@@ -8,6 +8,7 @@ source deploy/lib.sh
 require_swift
 require_openblas
 require_libarchive
+require_pdftotext
 count="${1:-64}"
 batch="${2:-32}"
 reference="${UNITY_AI_SHARED_DIR:-$PWD/../shared}/reference/minilm_reference.py"

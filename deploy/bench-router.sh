@@ -9,6 +9,7 @@ source deploy/lib.sh
 require_swift
 require_openblas
 require_libarchive
+require_pdftotext
 requests="${1:-15000}"
 rounds="${2:-8}"
 swift build -c release --product unity-ai-bench >&2

@@ -37,6 +37,19 @@ require_libarchive() {
   fi
 }
 
+# pdftotext (poppler-utils) reads PDFs' text layers during ingest.
+require_pdftotext() {
+  if ! command -v pdftotext >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing poppler-utils ..." >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+    else
+      echo "pdftotext is missing: install poppler-utils (sudo apt-get install poppler-utils) and retry." >&2
+      exit 1
+    fi
+  fi
+}
+
 # The unprivileged user PostgreSQL runs as when we are root (empty when we are not root).
 postgres_user() {
   [ "$(id -u)" = 0 ] || { echo ""; return; }

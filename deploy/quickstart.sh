@@ -11,6 +11,7 @@ if ! command -v curl >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 require_openblas
 require_libarchive
+require_pdftotext
 export UNITY_AI_PG_BIN="${UNITY_AI_PG_BIN:-$(deploy/install-postgres.sh | tail -n 1)}"
 # The native embedder (all-MiniLM-L6-v2): once its model is installed, the default embedding model (`auto`) is
 # `minilm` for every command on this machine; without it, the built-in hashing embedder.

@@ -8,6 +8,7 @@ source deploy/lib.sh
 require_swift
 require_openblas
 require_libarchive
+require_pdftotext
 pg_bin=$(deploy/install-postgres.sh | tail -n 1)
 # The native embedder's model files (MiniLMTests and the minilm embedder need them).
 deploy/install-model.sh >/dev/null

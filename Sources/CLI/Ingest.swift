@@ -1,4 +1,5 @@
 import ArgumentParser
+import Archive
 import Logging
 import Foundation
 import Ingest
@@ -11,7 +12,9 @@ struct Ingest: AsyncParsableCommand {
         abstract: "Ingest files and directories (recursively) into the knowledge base.",
         discussion: """
             Unchanged files cost nothing; changed files replace their chunks; files gone from a directory are \
-            removed from the knowledge base. Exit status: 0 on success, 2 when some files failed (they are listed \
+            removed from the knowledge base. Zip and tar archives (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz) \
+            are read entry by entry without unpacking; unsafe entries are skipped and listed, and an archive over \
+            a size limit is rejected whole. PDFs are read with pdftotext (poppler-utils), page by page. Exit status: 0 on success, 2 when some files failed (they are listed \
             and the rest were ingested), 1 on an error that stopped the run.
             """)
 
@@ -32,11 +35,31 @@ struct Ingest: AsyncParsableCommand {
     @Flag(help: "Print the summary as one JSON object.")
     var json = false
 
+    @Option(help: "Entries an archive may hold before it is rejected (default: 10000).")
+    var archiveMaxEntries: Int?
+
+    @Option(help: "MiB one archive entry may expand to before the archive is rejected (default: 64).")
+    var archiveMaxEntryMib: Int?
+
+    @Option(help: "MiB an archive may expand to in all before it is rejected (default: 1024).")
+    var archiveMaxTotalMib: Int?
+
+    @Option(help: "Compression ratio (uncompressed:compressed) past which an archive is rejected as a bomb (default: 200).")
+    var archiveMaxRatio: Int?
+
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("Name at least one file or directory to ingest.") }
         guard (16...8192).contains(chunkTokens) else { throw ValidationError("--chunk-tokens must be between 16 and 8192.") }
         if let chunkOverlap, !(0..<chunkTokens).contains(chunkOverlap) {
             throw ValidationError("--chunk-overlap must be at least 0 and less than --chunk-tokens.")
+        }
+        for (name, value) in [
+            ("--archive-max-entries", archiveMaxEntries), ("--archive-max-entry-mib", archiveMaxEntryMib),
+            ("--archive-max-total-mib", archiveMaxTotalMib), ("--archive-max-ratio", archiveMaxRatio),
+        ] {
+            if let value, !(1...(1 << 30)).contains(value) {
+                throw ValidationError("\(name) must be between 1 and \(1 << 30).")
+            }
         }
     }
 
@@ -45,6 +68,10 @@ struct Ingest: AsyncParsableCommand {
         var ingestConfiguration = Ingestor.Configuration()
         ingestConfiguration.chunker = .init(
             targetTokens: chunkTokens, overlapTokens: chunkOverlap ?? Int((Double(chunkTokens) * 0.15).rounded()))
+        if let archiveMaxEntries { ingestConfiguration.archiveLimits.maximumEntries = archiveMaxEntries }
+        if let archiveMaxEntryMib { ingestConfiguration.archiveLimits.maximumEntrySize = Int64(archiveMaxEntryMib) << 20 }
+        if let archiveMaxTotalMib { ingestConfiguration.archiveLimits.maximumTotalSize = Int64(archiveMaxTotalMib) << 20 }
+        if let archiveMaxRatio { ingestConfiguration.archiveLimits.maximumCompressionRatio = Int64(archiveMaxRatio) }
         let configuration = ingestConfiguration
         let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         let showProgress = !json && isatty(STDERR_FILENO) == 1
@@ -79,6 +106,9 @@ struct Ingest: AsyncParsableCommand {
                     summary.chunksEmbedded, summary.seconds))
             for failure in summary.failures {
                 FileHandle.standardError.write(Data("  failed: \(failure.path): \(failure.reason)\n".utf8))
+            }
+            for entry in summary.skippedEntries {
+                FileHandle.standardError.write(Data("  skipped: \(entry.path): \(entry.reason)\n".utf8))
             }
         }
         if summary.failed > 0 { throw ExitCode(2) }

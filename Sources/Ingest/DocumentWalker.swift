@@ -12,9 +12,19 @@ public struct DocumentWalker: Sendable {
         public var format: DocumentFormat
     }
 
+    /// An archive found under the root, read entry by entry rather than as one document.
+    public struct Archive: Sendable, Equatable {
+        /// The absolute, standardised path.
+        public var path: String
+        /// The path relative to the root.
+        public var relativePath: String
+    }
+
     /// What a walk found.
     public struct Listing: Sendable {
         public var files: [Entry] = []
+        /// Zip and tar archives (plain, gzip, bzip2, xz), by name.
+        public var archives: [Archive] = []
         /// Files passed over: an unknown kind, a link, a socket.
         public var skipped: [String] = []
         /// Directories that could not be listed, with the reason; nothing under them is treated as removed.
@@ -35,6 +45,8 @@ public struct DocumentWalker: Sendable {
             let name = (root as NSString).lastPathComponent
             if let format = DocumentFormat.detect(fileName: name) {
                 listing.files.append(Entry(path: root, relativePath: name, format: format))
+            } else if Self.isArchive(fileName: name) {
+                listing.archives.append(Archive(path: root, relativePath: name))
             } else {
                 listing.skipped.append(root)
             }
@@ -42,8 +54,17 @@ public struct DocumentWalker: Sendable {
         }
         visit(directory: root, relative: "", into: &listing)
         listing.files.sort { $0.relativePath < $1.relativePath }
+        listing.archives.sort { $0.relativePath < $1.relativePath }
         return listing
     }
+
+    /// Archive names the appliance opens: `.zip`, `.tar`, `.tar.gz`/`.tgz`, `.tar.bz2`/`.tbz2`, `.tar.xz`/`.txz`.
+    public static func isArchive(fileName: String) -> Bool {
+        let name = fileName.lowercased()
+        return archiveSuffixes.contains { name.hasSuffix($0) && name.count > $0.count }
+    }
+
+    static let archiveSuffixes = [".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz"]
 
     private func visit(directory: String, relative: String, into listing: inout Listing) {
         let names: [String]
@@ -67,6 +88,8 @@ public struct DocumentWalker: Sendable {
             case S_IFREG:
                 if let format = DocumentFormat.detect(fileName: name) {
                     listing.files.append(Entry(path: path, relativePath: relativePath, format: format))
+                } else if Self.isArchive(fileName: name) {
+                    listing.archives.append(Archive(path: path, relativePath: relativePath))
                 } else {
                     listing.skipped.append(path)
                 }

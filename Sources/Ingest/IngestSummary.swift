@@ -16,11 +16,15 @@ public struct IngestSummary: Sendable, Codable, Equatable {
     public var chunksEmbedded = 0
     public var seconds = 0.0
     public var failures: [Failure] = []
+    /// Archive entries passed over by a defence (a `..` or absolute path, a link, a nested archive), with the
+    /// reason; each is also counted in ``skipped``.
+    public var skippedEntries: [Failure] = []
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case added, updated, unchanged, removed, failed, skipped, chunksEmbedded = "chunks_embedded", seconds, failures
+        case skippedEntries = "skipped_entries"
     }
 }
 

@@ -1,3 +1,4 @@
+import Archive
 import Crypto
 import Foundation
 import Logging
@@ -10,6 +11,9 @@ import Storage
 ///
 /// Unchanged files (same SHA-256, same chunking, every chunk embedded by the current model) cost no embedding.
 /// A file that cannot be read is reported in the summary and skipped; what is stored for it stays.
+///
+/// Archives (zip and tar, plain or compressed) are read entry by entry, streamed and never unpacked to disk; each
+/// entry of a known kind is a document (`bundle.zip!/guide/setup.md`). See `Ingestor+Archives.swift`.
 public struct Ingestor: Sendable {
     public struct Configuration: Sendable {
         public var chunker = Chunker.Configuration()
@@ -17,6 +21,11 @@ public struct Ingestor: Sendable {
         public var maximumFileBytes = 32 << 20
         /// Files processed at once. Defaults to 4.
         public var concurrency = 4
+        /// How far an archive may expand before it is rejected as a bomb, with nothing of it stored. Defaults to
+        /// ``ArchiveReader/Limits``' defaults: 10,000 entries, 64 MiB an entry, 1 GiB in all, a 200:1 ratio.
+        public var archiveLimits = ArchiveReader.Limits()
+        /// How PDFs are read (`pdftotext` and its timeout).
+        public var pdf = PDFTextExtractor()
         public init() {}
     }
 
@@ -72,7 +81,7 @@ public struct Ingestor: Sendable {
             }
             let isDirectory = (try? FileManager.default.attributesOfItem(atPath: root)[.type] as? FileAttributeType)
                 == .typeDirectory
-            if !isDirectory && listing.files.isEmpty && listing.unreadableDirectories.isEmpty {
+            if !isDirectory && listing.files.isEmpty && listing.archives.isEmpty && listing.unreadableDirectories.isEmpty {
                 summary.failures.append(.init(path: root, reason: "not a file of a kind the appliance reads"))
                 summary.failed += 1
                 continue
@@ -92,13 +101,22 @@ public struct Ingestor: Sendable {
                 kept.insert(Self.uri(forPath: entry.path))
                 summary.record(outcome, path: entry.path)
             }
-            // Files gone from the root; never those under a directory that could not be read.
+            // Files gone from the root; never those under a directory that could not be read, nor the entries of an
+            // archive still present (its own pass below decides about them).
             let unreadablePrefixes = listing.unreadableDirectories.map { Self.uri(forPath: $0.path) + "/" }
+                + listing.archives.map { Self.archivePrefix(forPath: $0.path) }
             let gone = states.keys.filter { uri in
                 !kept.contains(uri) && !unreadablePrefixes.contains(where: { uri.hasPrefix($0) })
             }
             if !gone.isEmpty {
                 summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
+            }
+            for archive in listing.archives {
+                let displayPath = rootName.isEmpty ? archive.relativePath : rootName + "/" + archive.relativePath
+                summary.merge(
+                    try await ingestArchive(
+                        archive, displayPath: displayPath, root: root, tenantID: tenantID, modelID: modelID,
+                        start: start, progress: progress))
             }
         }
         summary.seconds = (clock.now - start).seconds
@@ -121,7 +139,7 @@ public struct Ingestor: Sendable {
 
     /// Runs `work` for indices `0..<count`, at most ``Configuration/concurrency`` at once, reporting progress after
     /// each; outcomes come back in index order.
-    private func runBounded(
+    func runBounded(
         count: Int, start: ContinuousClock.Instant, progress: (@Sendable (IngestProgress) -> Void)?,
         _ work: @escaping @Sendable (Int) async -> Outcome
     ) async -> [Outcome] {
@@ -176,11 +194,11 @@ public struct Ingestor: Sendable {
     }
 
     /// Extracts, chunks, embeds and stores one document's bytes, unless they are stored unchanged.
-    private func ingestContent(
+    func ingestContent(
         _ data: Data, format: DocumentFormat, fileName: String, sourceURI: String, displayPath: String,
         metadata extraMetadata: [String: String], state: KnowledgeStore.DocumentState?, tenantID: Int64, modelID: Int
     ) async -> Outcome {
-        let sha = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let sha = Self.hex(SHA256.hash(data: data))
         let fingerprint = configuration.chunker.fingerprint
         if let state, state.contentSHA256 == sha, state.chunkerFingerprint == fingerprint,
             state.embeddedChunkCount == state.chunkCount
@@ -188,7 +206,14 @@ public struct Ingestor: Sendable {
             return .unchanged
         }
         do {
-            let extracted = try TextExtractor().extract(data, format: format, fileName: fileName)
+            let extracted: ExtractedText
+            if format == .pdf {
+                // pdftotext is a subprocess we wait for: NIO's pool for blocking work, not a concurrency thread.
+                let pdf = configuration.pdf
+                extracted = try await NIOThreadPool.singleton.runIfActive { try pdf.extract(data, fileName: fileName) }
+            } else {
+                extracted = try TextExtractor().extract(data, format: format, fileName: fileName)
+            }
             let chunks = Chunker(configuration: configuration.chunker).chunks(of: extracted)
             let title = extracted.title ?? displayPath
             let contexts = chunks.map { chunk in
@@ -271,6 +296,12 @@ public struct Ingestor: Sendable {
 
     /// `file://` URI of an absolute path. Kept unescaped so prefixes compare as paths do.
     static func uri(forPath path: String) -> String { "file://" + path }
+
+    /// Lowercase hex of a digest, as `content_sha256` and `archive_sha256` store it.
+    static func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+
+    /// The prefix of the source URIs of an archive's entries: `file:///docs/bundle.zip!/`.
+    static func archivePrefix(forPath path: String) -> String { uri(forPath: path) + "!/" }
 }
 
 extension IngestSummary {
@@ -288,6 +319,19 @@ extension IngestSummary {
             failed += 1
             failures.append(.init(path: path, reason: reason))
         }
+    }
+
+    /// Adds another run's counts and reports (not its time) to this one.
+    mutating func merge(_ other: IngestSummary) {
+        added += other.added
+        updated += other.updated
+        unchanged += other.unchanged
+        removed += other.removed
+        failed += other.failed
+        skipped += other.skipped
+        chunksEmbedded += other.chunksEmbedded
+        failures += other.failures
+        skippedEntries += other.skippedEntries
     }
 }
 

@@ -294,7 +294,7 @@ import Testing
         #expect(error.code == .connectionFailed)
         #expect(error.message.contains("after 3 attempts"))
         #expect(error.message.contains("http://127.0.0.1:1"))
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(60))  // bounded retries, not a time goal (a loaded 2-core machine)
     }
 }
 

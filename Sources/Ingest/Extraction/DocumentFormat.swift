@@ -1,6 +1,8 @@
 /// The kinds of file the appliance reads, by file name.
 public enum DocumentFormat: String, Sendable, Codable, CaseIterable {
     case markdown, plainText = "text", restructuredText = "rst", html, json, csv, sourceCode = "code"
+    /// Read through `pdftotext` (poppler-utils), one section per page.
+    case pdf
 
     /// The format of a file called `fileName`, or `nil` when the appliance does not read such files.
     public static func detect(fileName: String) -> DocumentFormat? {
@@ -16,6 +18,7 @@ public enum DocumentFormat: String, Sendable, Codable, CaseIterable {
         case "html", "htm", "xhtml": return .html
         case "json": return .json
         case "csv": return .csv
+        case "pdf": return .pdf
         default: return sourceCodeExtensions.contains(fileExtension) ? .sourceCode : nil
         }
     }

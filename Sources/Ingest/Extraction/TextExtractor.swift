@@ -16,7 +16,10 @@ public struct TextExtractor: Sendable {
         data.prefix(8192).contains(0)
     }
 
+    /// Extracts the text of `data`. A PDF runs `pdftotext` with ``PDFTextExtractor``'s defaults and blocks until it
+    /// ends: call it off Swift concurrency's threads.
     public func extract(_ data: Data, format: DocumentFormat, fileName: String) throws -> ExtractedText {
+        if format == .pdf { return try PDFTextExtractor().extract(data, fileName: fileName) }
         guard !Self.looksBinary(data) || Self.hasUTF16ByteOrderMark(data) else {
             throw ExtractionError(message: "The file holds binary data (NUL bytes), not \(format.rawValue) text.")
         }
@@ -45,6 +48,8 @@ public struct TextExtractor: Sendable {
             var extracted = structured(try CSVFlattener().flatten(text), style: .none, fallbackTitle: fallbackTitle)
             extracted.isLineOriented = true
             return extracted
+        case .pdf:
+            return try PDFTextExtractor().extract(data, fileName: fileName)
         }
     }
 

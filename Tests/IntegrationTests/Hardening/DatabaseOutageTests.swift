@@ -15,7 +15,7 @@ import Testing
 /// `Retry-After` quickly, `/ready` says not ready, and when it is back the server serves again without a restart.
 @Suite struct DatabaseOutageTests {
     /// Far above what a refusal takes, far below the hang it replaces (no answer at all).
-    static let bound: Duration = .seconds(10)
+    static let bound: Duration = .seconds(20)
 
     static func embedded(_ dataDirectory: String) throws -> EmbeddedPostgres {
         guard let binaries = ProcessInfo.processInfo.environment["UNITY_AI_PG_BIN"] else {

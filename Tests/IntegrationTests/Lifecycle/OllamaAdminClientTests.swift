@@ -337,8 +337,10 @@ import Testing
         let (steps, pullError) = await Self.collect(client.pull("llama3.2"))
         #expect(steps.isEmpty)
         #expect((pullError as? ProviderError)?.code == .connectionFailed)
-        // Generous for a loaded 2-core machine: the failure mode it guards against is the 10 s connect timeout.
-        #expect(clock.now - start < .seconds(8))
+        // Refused, not timed out: the failure mode this guards against is the 10 s connect timeout. (No time bound:
+        // a loaded 2-core machine makes any one flaky.)
+        #expect(error?.message.contains("refused") == true, "\(error?.message ?? "")")
+        _ = clock.now - start
     }
 
     @Test func theRecordedOllamaAnswersDecode() async throws {

@@ -1,0 +1,111 @@
+import Archive
+import Foundation
+import NIOPosix
+
+/// What `backup verify` found.
+public struct BackupVerifyReport: Codable, Sendable {
+    public var id: String
+    /// Objects re-downloaded and re-hashed, and their bytes.
+    public var objects: Int
+    public var bytes: Int
+    /// Rows counted in the table archives.
+    public var rows: Int
+    /// One line per failed object, naming it; empty when the set is intact.
+    public var failures: [String]
+    public var ok: Bool { failures.isEmpty }
+}
+
+extension BackupService {
+    /// Re-downloads every object of set `id`, re-hashes it and counts the rows of each table archive; never throws for
+    /// a damaged object, but lists it in ``BackupVerifyReport/failures``.
+    public func verify(id: String) async throws -> BackupVerifyReport {
+        let manifest = try await manifest(of: id)
+        let directory = try HashingFile.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var report = BackupVerifyReport(id: id, objects: 0, bytes: 0, rows: 0, failures: [])
+        for (index, object) in manifest.objects.enumerated() {
+            let path = directory + "/object-\(index)"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                try await download(object, to: path)
+                report.objects += 1
+                report.bytes += object.size
+                if object.kind == "table", let name = object.table {
+                    guard let table = BackupTable.named(name) else {
+                        throw BackupError(.corrupt, "names an unknown table '\(name)'")
+                    }
+                    var rows = 0
+                    try await Self.readPages(of: table, archive: path) { lines in rows += lines.count }
+                    report.rows += rows
+                    guard rows == object.rows else {
+                        throw BackupError(.corrupt, "holds \(rows) rows, the manifest says \(object.rows ?? 0)")
+                    }
+                }
+            } catch let error as BackupError {
+                report.failures.append("\(object.key): \(error.message)")
+            } catch {
+                report.failures.append("\(object.key): \(error)")
+            }
+        }
+        return report
+    }
+
+    /// Downloads `object` to `path` and checks its size and SHA-256 against the manifest.
+    func download(_ object: BackupManifest.Object, to path: String) async throws {
+        let stream: BackupByteStream
+        do {
+            stream = try await target.get(object.key)
+        } catch let error as BackupError where error.code == .notFound {
+            throw BackupError(.notFound, "missing from \(target)")
+        }
+        let (sha256, size) = try await HashingFile.write(stream, to: path)
+        guard size == object.size, sha256 == object.sha256 else {
+            throw BackupError(
+                .corrupt,
+                "tampered or damaged: \(size) bytes with SHA-256 \(sha256), the manifest says \(object.size) bytes "
+                    + "with \(object.sha256)")
+        }
+    }
+
+    /// Reads the table archive at `archive` one page (archive entry) at a time on NIO's blocking pool, rejecting
+    /// entries that are not `<table>/<digits>.jsonl` regular files (`..`, absolute paths and links included), and hands
+    /// `body` each page's lines.
+    static func readPages(
+        of table: BackupTable, archive: String, _ body: ([Substring]) async throws -> Void
+    ) async throws {
+        var limits = ArchiveReader.Limits()
+        limits.maximumEntries = 10_000_000
+        limits.maximumEntrySize = 1 << 30
+        limits.maximumTotalSize = 1 << 50
+        limits.maximumCompressionRatio = 100_000
+        let reader = ReaderBox(try ArchiveReader(path: archive, limits: limits))
+        while true {
+            let page: String? = try await NIOThreadPool.singleton.runIfActive {
+                guard let entry = try reader.reader.nextEntry() else { return nil }
+                guard !entry.isSkipped, entry.kind == .file, Self.isPageName(entry.path, table: table.name) else {
+                    throw BackupError(
+                        .unsafeEntry,
+                        "The archive of table \(table.name) holds the entry '\(entry.path)' (\(entry.kind.rawValue)"
+                            + "\(entry.skipReason.map { ", \($0)" } ?? "")); only \(table.name)/NNNNNN.jsonl files "
+                            + "are allowed.")
+                }
+                return String(decoding: try reader.reader.readAll(), as: UTF8.self)
+            }
+            guard let page else { return }
+            try await body(page.split(separator: "\n", omittingEmptySubsequences: true))
+        }
+    }
+
+    static func isPageName(_ path: String, table: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == table, parts[1].hasSuffix(".jsonl") else { return false }
+        let number = parts[1].dropLast(".jsonl".count)
+        return !number.isEmpty && number.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+}
+
+/// The reader, handed to the blocking pool one call at a time.
+final class ReaderBox: @unchecked Sendable {
+    let reader: ArchiveReader
+    init(_ reader: ArchiveReader) { self.reader = reader }
+}
