@@ -8,6 +8,7 @@ import Retrieval
 import Routing
 import ServiceLifecycle
 import Storage
+import Synchronization
 
 /// The database, schema and providers a command works with, set up from the ``CommonOptions``.
 struct ApplianceRuntime: Sendable {
@@ -66,21 +67,41 @@ struct ApplianceRuntime: Sendable {
     func withDatabase<Result: Sendable>(
         migrating: Bool = true, _ body: @Sendable (ApplianceRuntime) async throws -> Result
     ) async throws -> Result {
+        try await requireReachableDatabase()
+        // The client runs beside the command. When the command is done it is stopped, but not waited for beyond a
+        // few seconds: with the server gone mid-command, the pool's shutdown can wait on connection attempts, and a
+        // command must end all the same (the process exits; the server lost nothing it had not committed).
+        let running = Task { await client.client.run() }
+        defer { running.cancel() }
         do {
-            try await requireReachableDatabase()
-            let result = try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-                group.addTask { await client.client.run() }
-                defer { group.cancelAll() }
-                // Let run() begin before the first query, so the client does not warn that it is not running.
-                try await Task.sleep(for: .milliseconds(5))
-                if migrating { _ = try await migrate() }
-                return try await body(self)
-            }
+            // Let run() begin before the first query, so the client does not warn that it is not running.
+            try await Task.sleep(for: .milliseconds(5))
+            if migrating { _ = try await migrate() }
+            let result = try await body(self)
+            await Self.stop(running)
             await lease?.release(logger: logger)
             return result
         } catch {
+            await Self.stop(running)
             await lease?.release(logger: logger)
             throw error
+        }
+    }
+
+    /// Cancels the client's task and waits up to 3 seconds for it to end (awaiting a task's value cannot be
+    /// cancelled, so the wait is a race of two unstructured tasks, whichever resumes first).
+    private static func stop(_ running: Task<Void, Never>) async {
+        running.cancel()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = ResumeOnce(continuation)
+            Task {
+                await running.value
+                once.resume()
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(3))
+                once.resume()
+            }
         }
     }
 
@@ -113,5 +134,21 @@ struct EmbeddedPostgresService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await lease.release(logger: logger)
+    }
+}
+
+/// Resumes a continuation the first time it is asked to.
+final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume() {
+        continuation.withLock { pending in
+            defer { pending = nil }
+            return pending
+        }?.resume()
     }
 }
