@@ -21,11 +21,22 @@ enum JSONBody {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
-                let (field, number) = misfitNumber(T.self, in: data)
-            {
-                throw APIError.invalidRequest(
-                    "The field '\(field)' cannot hold \(number): it takes a whole number in range.")
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                if let (field, number) = misfitNumber(T.self, in: data) {
+                    throw APIError.invalidRequest(
+                        "The field '\(field)' cannot hold \(number): it takes a whole number in range.")
+                }
+                // Foundation reports a number it cannot hold as broken JSON; say what it really is.
+                switch Result(catching: { try JSONSerialization.jsonObject(with: data) }) {
+                case .success:
+                    throw APIError.invalidRequest(
+                        "The request body is JSON, but a number in it does not fit its field (out of range, or a "
+                            + "fraction where a whole number is expected).")
+                case .failure(let failure) where String(describing: failure).contains("not representable"):
+                    throw APIError.invalidRequest("The request body holds a number out of range (beyond a double's).")
+                case .failure:
+                    break
+                }
             }
             throw APIError.invalidRequest(describe(error))
         }
