@@ -124,6 +124,7 @@ let package = Package(
             name: "Lifecycle",
             dependencies: [
                 "Providers",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -68,9 +68,6 @@ public final class Database: Sendable {
     /// What a message calls the server.
     var serverName: String { settings.map { "PostgreSQL at \($0)" } ?? "PostgreSQL" }
 
-    /// Whether the server was unreachable at the last call.
-    public var isKnownDown: Bool { state.withLock { $0.outage != nil } }
-
     // MARK: Calls
 
     /// Runs `query` and returns its rows, read in full.
@@ -331,8 +328,7 @@ public final class Database: Sendable {
     static func checkConnection(to settings: DatabaseSettings, timeout: Duration, logger: Logger) async -> ConnectionVerdict {
         do {
             var configuration = try settings.connectionConfiguration()
-            configuration.options.connectTimeout = .nanoseconds(
-                Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            configuration.options.connectTimeout = TimeAmount(timeout)
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try? await connection.close()
             return .answers
