@@ -36,6 +36,8 @@ public final class Database: Sendable {
     private let state = Mutex(Availability())
     /// The direct check in progress, shared by every call that waits for it.
     private let diagnosis = Mutex<Task<ConnectionVerdict, Never>?>(nil)
+    /// Ends calls whose connection closed under them (see ``ConnectionCloseWatch``).
+    private let closeWatch = ConnectionCloseWatch()
 
     struct Availability {
         /// Set while the server is known to be unreachable.
@@ -106,11 +108,11 @@ public final class Database: Sendable {
         let suspicion = configuration.suspicionDelay
         do {
             let result = try await withThrowingTaskGroup(of: Race<Result>.self) { group in
-                group.addTask {
+                group.addTask { [closeWatch] in
                     .finished(
                         try await client.withConnection { connection in
                             leased.set()
-                            return try await body(connection)
+                            return try await closeWatch.run(on: connection, body)
                         })
                 }
                 group.addTask {
@@ -251,6 +253,8 @@ public final class Database: Sendable {
         switch error {
         case let error as ServerUnreachable:
             return error.cause
+        case let error as ConnectionClosedUnderCall:
+            return error.description
         case let error as PostgresTransactionError:
             for inner in [error.beginError, error.closureError, error.commitError].compactMap({ $0 }) {
                 if let cause = connectivityCause(of: inner) { return cause }
