@@ -30,10 +30,21 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
+        // Timeouts on NIO timers, which a cancellation frees at once (a cancelled Task.sleep holds its task until
+        // its deadline).
+        .target(
+            name: "Deadlines",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Embedding and answering providers behind one protocol; the built-in `local` ones live here.
         .target(
             name: "Providers",
             dependencies: [
+                "Deadlines",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -59,7 +70,7 @@ let package = Package(
         .target(
             name: "Routing",
             dependencies: [
-                "Lifecycle", "MiniLM", "Providers",
+                "Deadlines", "Lifecycle", "MiniLM", "Providers",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -72,7 +83,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "Lifecycle", "Routing",
+                "Deadlines", "Lifecycle", "Routing",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -156,7 +167,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Lifecycle", "Providers", "Routing", "Storage", "Retrieval",
+                "Deadlines", "Lifecycle", "Providers", "Routing", "Storage", "Retrieval",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -189,6 +200,11 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeadlinesTests",
+            dependencies: ["Deadlines"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

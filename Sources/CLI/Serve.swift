@@ -53,6 +53,8 @@ struct Serve: AsyncParsableCommand {
         let scheduler = runtime.makeScheduler(models: modelLifecycle?.manager)
         services.append(scheduler)
         services.append(PluginMetricsService(router: router, sink: PostgresPluginMetricsWriter(client: runtime.client, logger: logger), logger: logger))
+        // Freed memory back to the system after a burst (see MemoryTrimService).
+        services.append(MemoryTrimService())
         let client = runtime.client
         let migrations = runtime.migrations
         let dependencies = ServerDependencies(

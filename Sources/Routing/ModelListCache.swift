@@ -1,3 +1,4 @@
+import Deadlines
 import Synchronization
 
 /// The providers' model lists (`GET /v1/models`, and resolving a bare model name), kept so that neither waits on a
@@ -115,7 +116,7 @@ public final class ModelListCache: Sendable {
             await withTaskGroup(of: [String]?.self) { group in
                 group.addTask { await self.value() }
                 group.addTask {
-                    try? await Task.sleep(for: limit)
+                    try? await Deadlines.sleep(for: limit)
                     return nil
                 }
                 defer { group.cancelAll() }

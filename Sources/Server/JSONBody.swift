@@ -1,3 +1,4 @@
+import Deadlines
 import Foundation
 import Hummingbird
 import NIOCore
@@ -75,21 +76,12 @@ enum JSONBody {
         let timeout = limits.bodyTimeout
         let buffer: ByteBuffer
         do {
-            buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-                group.addTask {
-                    var request = request
-                    return try await request.collectBody(upTo: limit)
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let body = first else {
-                    throw APIError.requestTimeout(
-                        "The request body did not arrive within \(timeout.components.seconds) s; send it at once.")
-                }
-                return body
+            buffer = try await Deadlines.withTimeout(timeout) {
+                APIError.requestTimeout(
+                    "The request body did not arrive within \(timeout.components.seconds) s; send it at once.")
+            } _: {
+                var request = request
+                return try await request.collectBody(upTo: limit)
             }
         } catch is NIOTooManyBytesError {
             throw APIError(

@@ -1,3 +1,4 @@
+import Deadlines
 import Foundation
 import Logging
 import NIOCore
@@ -116,11 +117,11 @@ public final class Database: Sendable {
                         })
                 }
                 group.addTask {
-                    try await Task.sleep(for: deadline)
+                    try await Deadlines.sleep(for: deadline)
                     return .deadlinePassed
                 }
                 group.addTask {
-                    try await Task.sleep(for: suspicion)
+                    try await Deadlines.sleep(for: suspicion)
                     return leased.isSet ? .diagnosed(.answers) : .diagnosed(await self.sharedDiagnosis(logger: logger))
                 }
                 // A check that got no answer in time proves nothing under load; it counts only if the deadline

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Deadlines
 import Foundation
 import Logging
 import NIOCore
@@ -107,21 +108,14 @@ public final class ProviderTransport: Sendable {
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(until: deadline, clock: .continuous)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw ProviderError(
-                        code: .timeout,
-                        message: "The provider '\(provider)' did not finish within the total timeout. "
-                            + "Raise timeouts.total or try another provider.",
-                        provider: provider)
-                }
-                return value
+            return try await Deadlines.withTimeout(max(.zero, deadline - .now)) {
+                ProviderError(
+                    code: .timeout,
+                    message: "The provider '\(provider)' did not finish within the total timeout. "
+                        + "Raise timeouts.total or try another provider.",
+                    provider: provider)
+            } _: {
+                try await body()
             }
         } catch let error as ProviderError {
             throw error

@@ -1,3 +1,5 @@
+import Deadlines
+
 /// A shared ledger did not answer in time.
 struct LedgerTimeout: Error, CustomStringConvertible {
     var timeout: Duration
@@ -11,14 +13,6 @@ func withLedgerDeadline<Result: Sendable>(
     _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     try await Task.detached {
-        try await withThrowingTaskGroup(of: Result.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw LedgerTimeout(timeout: timeout)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        try await Deadlines.withTimeout(timeout) { LedgerTimeout(timeout: timeout) } _: { try await operation() }
     }.value
 }
