@@ -35,11 +35,7 @@ struct AskController<Context: RequestContext>: Sendable {
         guard !question.unicodeScalars.contains("\u{0}") else {
             throw APIError.invalidRequest("The field 'question' must not contain NUL (U+0000) characters.")
         }
-        let tenant = body.tenant ?? "default"
-        guard TenantName.isValid(tenant) else {
-            throw APIError.invalidRequest(
-                "The tenant '\(tenant.prefix(80))' is not a valid name: use 1-63 letters, digits, '.', '_' or '-'.")
-        }
+        let tenant = try RequestTenant.resolve(bodyTenant: body.tenant, headers: request.headers)
         let topK = body.topK ?? limits.defaultTopK
         guard (1...limits.maximumTopK).contains(topK) else {
             throw APIError.invalidRequest("The field 'top_k' must be between 1 and \(limits.maximumTopK).")

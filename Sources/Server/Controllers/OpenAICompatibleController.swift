@@ -127,11 +127,7 @@ struct OpenAICompatibleController<Context: RequestContext>: Sendable {
         if let dimensions = body.dimensions, dimensions <= 0 {
             throw APIError.invalidRequest("'dimensions' must be a positive integer.")
         }
-        let tenant = options.tenant ?? request.headers[RoutingOptions.tenantHeader] ?? "default"
-        guard TenantName.isValid(tenant) else {
-            throw APIError.invalidRequest(
-                "The tenant '\(tenant.prefix(80))' is not a valid name: use 1-63 letters, digits, '.', '_' or '-'.")
-        }
+        let tenant = try RequestTenant.resolve(bodyTenant: options.tenant, headers: request.headers)
         let (embedded, outcome) = try await router.embed(
             RoutedEmbeddingsRequest(texts: texts, model: body.model, dimensions: body.dimensions, tenant: tenant))
         // Written by hand: each float in its shortest form that reads back exactly (JSONSerialization would

@@ -45,7 +45,7 @@ struct RoutingOptions: Decodable {
     var fallback: Fallback?
 
     /// The tenant header, for clients that cannot add body fields.
-    static let tenantHeader = HTTPField.Name("x-unity-tenant")!
+    static let tenantHeader = RequestTenant.header
 
     /// The largest `max_tokens` accepted: above any model's output (and so never near `Int`'s limits).
     static let maximumOutputTokens = 10_000_000
@@ -63,11 +63,7 @@ struct RoutingOptions: Decodable {
         }
         // An empty provider means what no provider means: routed. (So does `auto`.)
         let provider = provider.flatMap { $0.isEmpty ? nil : $0 }
-        let tenant = tenant ?? headers[Self.tenantHeader] ?? "default"
-        guard TenantName.isValid(tenant) else {
-            throw APIError.invalidRequest(
-                "The tenant '\(tenant.prefix(80))' is not a valid name: use 1-63 letters, digits, '.', '_' or '-'.")
-        }
+        let tenant = try RequestTenant.resolve(bodyTenant: tenant, headers: headers)
         var route = RouteRequest(
             tenant: tenant, provider: provider, model: model, strategy: strategy, task: task,
             estimatedInputTokens: RoutePlanner.estimateTokens(messages), maximumOutputTokens: maximumTokens)
