@@ -14,17 +14,35 @@ struct Ingest: AsyncParsableCommand {
             Unchanged files cost nothing; changed files replace their chunks; files gone from a directory are \
             removed from the knowledge base. Zip and tar archives (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz) \
             are read entry by entry without unpacking; unsafe entries are skipped and listed, and an archive over \
-            a size limit is rejected whole. PDFs are read with pdftotext (poppler-utils), page by page. Exit status: 0 on success, 2 when some files failed (they are listed \
-            and the rest were ingested), 1 on an error that stopped the run.
+            a size limit is rejected whole. PDFs are read with pdftotext (poppler-utils), page by page.
+
+            --knowledge-items syncs the knowledge_items table (each row a document knowledge_items/<id> of the \
+            tenant its tenant column names) and --plugin-metrics summarises plugin_metrics per plugin, host, hour \
+            and day (documents plugin_metrics/<plugin>/<host>/<window>); both read only what changed since the \
+            last sync. The server runs them on a schedule (jobs knowledge_sync and plugin_metrics_sync).
+
+            Exit status: 0 on success, 2 when some files or rows failed (they are listed and the rest were \
+            ingested), 1 on an error that stopped the run.
             """)
 
     @OptionGroup var options: CommonOptions
 
     @Argument(help: "Files or directories to ingest.")
-    var paths: [String]
+    var paths: [String] = []
 
-    @Option(help: "The tenant that owns the documents; created if absent.")
-    var tenant = "default"
+    @Option(
+        help: """
+            The tenant that owns the documents; created if absent (default: default). With --knowledge-items: sync \
+            only the rows of this tenant. With --plugin-metrics: the tenant that holds the summaries (default: the \
+            configuration's ingest.plugin_metrics.tenant).
+            """)
+    var tenant: String?
+
+    @Flag(help: "Sync the knowledge_items table: the rows inserted, updated or deleted since the last sync.")
+    var knowledgeItems = false
+
+    @Flag(help: "Summarise the plugin_metrics rows written since the last sync, per plugin, host, hour and day.")
+    var pluginMetrics = false
 
     @Option(help: "Target chunk size in estimated tokens.")
     var chunkTokens = 400
@@ -48,7 +66,13 @@ struct Ingest: AsyncParsableCommand {
     var archiveMaxRatio: Int?
 
     func validate() throws {
-        guard !paths.isEmpty else { throw ValidationError("Name at least one file or directory to ingest.") }
+        guard !paths.isEmpty || knowledgeItems || pluginMetrics else {
+            throw ValidationError("Name at least one file or directory to ingest, or give --knowledge-items or --plugin-metrics.")
+        }
+        guard paths.isEmpty || (!knowledgeItems && !pluginMetrics) else {
+            throw ValidationError(
+                "Ingest paths and the --knowledge-items/--plugin-metrics tables in separate runs: --tenant means something else for each.")
+        }
         guard (16...8192).contains(chunkTokens) else { throw ValidationError("--chunk-tokens must be between 16 and 8192.") }
         if let chunkOverlap, !(0..<chunkTokens).contains(chunkOverlap) {
             throw ValidationError("--chunk-overlap must be at least 0 and less than --chunk-tokens.")
@@ -75,22 +99,35 @@ struct Ingest: AsyncParsableCommand {
         let configuration = ingestConfiguration
         let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         let showProgress = !json && isatty(STDERR_FILENO) == 1
-        let tenant = self.tenant
-        let paths = self.paths
+        let (tenant, paths, knowledgeItems, pluginMetrics) = (self.tenant, self.paths, self.knowledgeItems, self.pluginMetrics)
+        let progress: @Sendable (IngestProgress) -> Void = { progress in
+            guard showProgress else { return }
+            let rate = progress.elapsedSeconds > 0 ? Double(progress.chunksEmbedded) / progress.elapsedSeconds : 0
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "\r\u{1B}[Kfiles %ld/%ld · chunks %ld · %.0f chunks/s", progress.filesDone,
+                        progress.filesTotal, progress.chunksEmbedded, rate
+                    ).utf8))
+        }
         let summary = try await runtime.withDatabase { runtime in
-            let ingestor = Ingestor(
-                configuration: configuration, store: KnowledgeStore(client: runtime.client),
-                embedder: runtime.embedder, logger: logger)
-            return try await ingestor.ingest(paths: paths, tenant: tenant) { progress in
-                guard showProgress else { return }
-                let rate = progress.elapsedSeconds > 0 ? Double(progress.chunksEmbedded) / progress.elapsedSeconds : 0
-                FileHandle.standardError.write(
-                    Data(
-                        String(
-                            format: "\r\u{1B}[Kfiles %ld/%ld · chunks %ld · %.0f chunks/s", progress.filesDone,
-                            progress.filesTotal, progress.chunksEmbedded, rate
-                        ).utf8))
+            let ingestor = runtime.makeIngestor(configuration: configuration)
+            guard paths.isEmpty else {
+                return try await ingestor.ingest(paths: paths, tenant: tenant ?? "default", progress: progress)
             }
+            var summary = IngestSummary()
+            if knowledgeItems {
+                let synced = try await runtime.makeKnowledgeItemSync(ingestor: ingestor).sync(tenant: tenant, progress: progress)
+                summary.merge(synced)
+                summary.seconds += synced.seconds
+            }
+            if pluginMetrics {
+                let synced = try await runtime.makePluginMetricsSync(ingestor: ingestor, tenant: tenant)
+                    .sync(progress: progress)
+                summary.merge(synced)
+                summary.seconds += synced.seconds
+            }
+            return summary
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         if json {
@@ -98,12 +135,12 @@ struct Ingest: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else {
-            print(
-                String(
-                    format: "Ingested for tenant '%@': %ld added, %ld updated, %ld unchanged, %ld removed, %ld failed; "
-                        + "%ld chunks embedded in %.1f s.",
-                    tenant, summary.added, summary.updated, summary.unchanged, summary.removed, summary.failed,
-                    summary.chunksEmbedded, summary.seconds))
+            let what =
+                paths.isEmpty
+                ? [knowledgeItems ? "knowledge_items" : nil, pluginMetrics ? "plugin_metrics" : nil].compactMap { $0 }
+                    .joined(separator: " and ")
+                : "tenant '\(tenant ?? "default")'"
+            print("Ingested for \(what): \(summary.line).")
             for failure in summary.failures {
                 FileHandle.standardError.write(Data("  failed: \(failure.path): \(failure.reason)\n".utf8))
             }

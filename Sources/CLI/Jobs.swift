@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Ingest
 import Lifecycle
 import Logging
 import Routing
@@ -11,11 +12,17 @@ extension ApplianceRuntime {
     func makeScheduler(models: ModelLifecycleManager? = nil) -> JobScheduler {
         let client = self.client
         let logger = self.logger
+        let knowledgeItems = makeKnowledgeItemSync(ingestor: makeIngestor())
+        let pluginMetrics = makePluginMetricsSync(ingestor: makeIngestor())
         var jobs: [JobKind: JobScheduler.Work] = [
             .housekeeping: {
                 let removed = try await RouterHousekeeping(client: client, logger: logger).sweep(now: Date())
                 return "deleted \(removed.cacheEntries) expired cache entries and \(removed.windows) old rate-limit windows"
-            }
+            },
+            // A row or window that fails stays queued for the next slot; the run is recorded as failed, with the
+            // counts and the first failure, so that `jobs list` shows it until it is fixed.
+            .knowledgeSync: { try await knowledgeItems.sync().jobSummary() },
+            .pluginMetricsSync: { try await pluginMetrics.sync().jobSummary() },
         ]
         if let models {
             jobs[.modelRefresh] = { try await models.refresh() }

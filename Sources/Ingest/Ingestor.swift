@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOPosix
 import Providers
+import Routing
 import Storage
 
 /// Brings files into the knowledge base: walks each root, extracts and chunks what changed, embeds the chunks and
@@ -199,13 +200,8 @@ public struct Ingestor: Sendable {
         metadata extraMetadata: [String: String], state: KnowledgeStore.DocumentState?, tenantID: Int64, modelID: Int
     ) async -> Outcome {
         let sha = Self.hex(SHA256.hash(data: data))
-        let fingerprint = configuration.chunker.fingerprint
-        if let state, state.contentSHA256 == sha, state.chunkerFingerprint == fingerprint,
-            state.embeddedChunkCount == state.chunkCount
-        {
-            return .unchanged
-        }
-        do {
+        if isStoredUnchanged(state, sha: sha) { return .unchanged }
+        return await reportingFailures(displayPath: displayPath) {
             let extracted: ExtractedText
             if format == .pdf {
                 // pdftotext is a subprocess we wait for: NIO's pool for blocking work, not a concurrency thread.
@@ -214,38 +210,74 @@ public struct Ingestor: Sendable {
             } else {
                 extracted = try TextExtractor().extract(data, format: format, fileName: fileName)
             }
-            let chunks = Chunker(configuration: configuration.chunker).chunks(of: extracted)
-            let title = extracted.title ?? displayPath
-            let contexts = chunks.map { chunk in
-                // The title and headings travel with the chunk text into both indexes.
-                var heading = chunk.headingPath
-                if heading.first != title { heading.insert(title, at: 0) }
-                return heading.joined(separator: " > ")
-            }
-            let vectors = try await embedder.embedAll(zip(contexts, chunks).map { "\($0)\n\n\($1.text)" })
-            let metadata: [String: String] = extraMetadata.merging([
-                "display_path": displayPath, "format": format.rawValue, "title": title,
-                "chunker": fingerprint, "embedding_model": embedder.model.name,
-            ]) { _, new in new }
-            let metadataJSON = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
-            try await store.replaceDocument(
-                tenantID: tenantID, sourceURI: sourceURI, contentSHA256: sha,
-                metadataJSON: metadataJSON,
-                chunks: zip(chunks, contexts).map { chunk, context in
-                    KnowledgeStore.NewChunk(
-                        ordinal: chunk.ordinal, text: chunk.text, tokenCount: chunk.tokenCount,
-                        characterRange: chunk.characterRange, headingPath: chunk.headingPath,
-                        searchText: context + "\n" + chunk.text)
-                },
-                embeddings: vectors, modelID: modelID, logger: logger)
-            logger.debug("Ingested document", metadata: ["ingest.path": "\(displayPath)", "ingest.chunks": "\(chunks.count)"])
-            return state == nil ? .added(chunks: chunks.count) : .updated(chunks: chunks.count)
+            return try await storeExtracted(
+                extracted, contentSHA256: sha, format: format, sourceURI: sourceURI, displayPath: displayPath,
+                metadata: extraMetadata, existed: state != nil, tenantID: tenantID, modelID: modelID)
+        }
+    }
+
+    /// Whether `state` holds content `sha`, chunked as now, with every chunk embedded by the current model.
+    func isStoredUnchanged(_ state: KnowledgeStore.DocumentState?, sha: String) -> Bool {
+        guard let state else { return false }
+        return state.contentSHA256 == sha && state.chunkerFingerprint == configuration.chunker.fingerprint
+            && state.embeddedChunkCount == state.chunkCount
+    }
+
+    /// Runs `work`, turning an extraction error into a failure with its message and any other error into a
+    /// failure that says storing or embedding failed.
+    func reportingFailures(displayPath: String, _ work: () async throws -> Outcome) async -> Outcome {
+        do {
+            return try await work()
         } catch let error as ExtractionError {
             return .failed(error.message)
         } catch {
             logger.warning("Ingesting a document failed", metadata: ["ingest.path": "\(displayPath)", "error": "\(error)"])
             return .failed("Storing or embedding failed: \(Migrator.describe(error))")
         }
+    }
+
+    /// Chunks, embeds and stores extracted text as one document, replacing what was stored under its source URI.
+    ///
+    /// - Parameters:
+    ///   - keywords: words that belong to every chunk (a row's tags): they go into each chunk's searchable text and
+    ///     the text embedded, after the title and headings.
+    ///   - titleInHeadings: store the title as the first heading of every chunk, so citations and the extractive
+    ///     answerer read each passage under it (a row's title is its heading; a file's comes from its first heading).
+    ///   - existed: whether the document was stored before (under this tenant or another): `updated`, not `added`.
+    func storeExtracted(
+        _ extracted: ExtractedText, contentSHA256 sha: String, format: DocumentFormat, sourceURI: String,
+        displayPath: String, metadata extraMetadata: [String: String], keywords: [String] = [],
+        titleInHeadings: Bool = false, existed: Bool, tenantID: Int64, modelID: Int
+    ) async throws -> Outcome {
+        let fingerprint = configuration.chunker.fingerprint
+        let chunks = Chunker(configuration: configuration.chunker).chunks(of: extracted)
+        let title = extracted.title ?? displayPath
+        let keywordLine = keywords.isEmpty ? "" : "\nTags: " + keywords.joined(separator: ", ")
+        let headingPaths = chunks.map { chunk in
+            // The title and headings travel with the chunk text into both indexes.
+            var heading = chunk.headingPath
+            if heading.first != title { heading.insert(title, at: 0) }
+            return heading
+        }
+        let contexts = headingPaths.map { $0.joined(separator: " > ") + keywordLine }
+        let vectors = try await embedder.embedAll(zip(contexts, chunks).map { "\($0)\n\n\($1.text)" })
+        let metadata: [String: String] = extraMetadata.merging([
+            "display_path": displayPath, "format": format.rawValue, "title": title,
+            "chunker": fingerprint, "embedding_model": embedder.model.name,
+        ]) { _, new in new }
+        let metadataJSON = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
+        try await store.replaceDocument(
+            tenantID: tenantID, sourceURI: sourceURI, contentSHA256: sha,
+            metadataJSON: metadataJSON,
+            chunks: zip(chunks, zip(contexts, headingPaths)).map { chunk, context in
+                KnowledgeStore.NewChunk(
+                    ordinal: chunk.ordinal, text: chunk.text, tokenCount: chunk.tokenCount,
+                    characterRange: chunk.characterRange, headingPath: titleInHeadings ? context.1 : chunk.headingPath,
+                    searchText: context.0 + "\n" + chunk.text)
+            },
+            embeddings: vectors, modelID: modelID, logger: logger)
+        logger.debug("Ingested document", metadata: ["ingest.path": "\(displayPath)", "ingest.chunks": "\(chunks.count)"])
+        return existed ? .updated(chunks: chunks.count) : .added(chunks: chunks.count)
     }
 
     /// A document from a source other than a directory (a table, a benchmark corpus).
@@ -322,7 +354,7 @@ extension IngestSummary {
     }
 
     /// Adds another run's counts and reports (not its time) to this one.
-    mutating func merge(_ other: IngestSummary) {
+    public mutating func merge(_ other: IngestSummary) {
         added += other.added
         updated += other.updated
         unchanged += other.unchanged
@@ -333,9 +365,4 @@ extension IngestSummary {
         failures += other.failures
         skippedEntries += other.skippedEntries
     }
-}
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -43,7 +43,7 @@ extension RoutingConfiguration {
         let top = try YAMLNode(root, path: "").mapping()
         let knownSections: Set<String> = [
             "routing", "providers", "models", "embeddings", "strategies", "caching", "rate_limits", "tenants", "tasks",
-            "health", "schedules", "lifecycle",
+            "health", "schedules", "lifecycle", "ingest",
         ]
         for (key, _) in top where !knownSections.contains(key) {
             throw ConfigurationError(
@@ -129,6 +129,7 @@ extension RoutingConfiguration {
         if configuration.lifecycle.ollamaModelsDirectory == nil, let directory = environment["OLLAMA_MODELS"], !directory.isEmpty {
             configuration.lifecycle.ollamaModelsDirectory = directory
         }
+        if let ingest = top.value("ingest") { configuration.ingest = try parseIngest(ingest) }
         try validateReferences(configuration, top: top)
         return configuration
     }

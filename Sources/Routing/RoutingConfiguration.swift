@@ -212,7 +212,9 @@ public struct RoutingConfiguration: Sendable, Equatable {
     public init() {}
 
     /// Kinds of job this version can run.
-    public static let schedulableKinds: [JobKind] = [.housekeeping, .modelRefresh, .modelCleanup]
+    public static let schedulableKinds: [JobKind] = [
+        .housekeeping, .modelRefresh, .modelCleanup, .knowledgeSync, .pluginMetricsSync,
+    ]
 
     /// The `lifecycle:` section: Ollama's models directory and the cleanup policy.
     public struct Lifecycle: Sendable, Equatable {
@@ -226,11 +228,16 @@ public struct RoutingConfiguration: Sendable, Equatable {
 
     public var lifecycle = Lifecycle()
 
+    /// The `ingest:` section: how `knowledge_items` and `plugin_metrics` are synced.
+    public var ingest = IngestSources()
+
     /// What runs without a `schedules:` entry of its kind: housekeeping every 10 minutes (expired cache rows, old
-    /// rate-limit windows) and the Ollama inventory every 5 minutes, once per cluster. Cleanup runs only when
-    /// scheduled: deleting models is for the operator to decide.
+    /// rate-limit windows), the Ollama inventory every 5 minutes, and the `knowledge_items` and `plugin_metrics`
+    /// syncs every 5 minutes (offset by two minutes, so that they do not start together), once per cluster.
+    /// Cleanup runs only when scheduled: deleting models is for the operator to decide.
     public static let defaultSchedules: [JobSchedule] = [
-        (JobKind.housekeeping, "*/10 * * * *"), (.modelRefresh, "*/5 * * * *"),
+        (JobKind.housekeeping, "*/10 * * * *"), (.modelRefresh, "*/5 * * * *"), (.knowledgeSync, "*/5 * * * *"),
+        (.pluginMetricsSync, "2-59/5 * * * *"),
     ].compactMap { kind, cron in
         (try? CronExpression(cron)).map { JobSchedule(name: kind.name, kind: kind, cron: CronSchedule(expression: $0, timeZone: .gmt)) }
     }

@@ -29,6 +29,9 @@ public struct KnowledgeStore: Sendable {
             SELECT id FROM inserted UNION ALL SELECT id FROM tenants WHERE name = \(name)
             """, logger: logger)
         for id in try rows.decode(Int64.self) { return id }
+        // Another transaction inserted the name after this statement began (two syncs meeting a new tenant at
+        // once): the conflict was waited for, but the statement's snapshot cannot see the row. A new statement can.
+        if let id = try await tenantID(named: name, logger: logger) { return id }
         throw StorageError(.inconsistentData, "The tenant '\(name)' could not be created.")
     }
 
@@ -36,42 +39,52 @@ public struct KnowledgeStore: Sendable {
 
     /// Registers an embedding space and makes sure it has its HNSW index; returns the model's id.
     /// A name already registered with other dimensions is refused.
+    ///
+    /// Instances registering at once (a scheduled sync and a command-line ingest on a fresh database) take turns
+    /// under a transaction-level advisory lock: concurrent `CREATE INDEX IF NOT EXISTS` of one name can fail on the
+    /// catalog's unique index, and an `INSERT … ON CONFLICT DO NOTHING` does not see a row another transaction
+    /// committed after the statement began.
     public func registerEmbeddingModel(name: String, dimensions: Int, logger: Logger) async throws -> Int {
-        let rows = try await client.query(
-            """
-            WITH inserted AS (
-                INSERT INTO embedding_models (name, dimensions) VALUES (\(name), \(dimensions))
-                ON CONFLICT (name) DO NOTHING RETURNING id, dimensions
-            )
-            SELECT id, dimensions FROM inserted
-            UNION ALL SELECT id, dimensions FROM embedding_models WHERE name = \(name)
-            """, logger: logger)
-        var registered: (id: Int, dimensions: Int)?
-        for (id, storedDimensions) in try rows.decode((Int, Int).self) {
-            registered = (id, storedDimensions)
-            break
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.registrationLock))", logger: logger)
+            let rows = try await connection.query(
+                """
+                WITH inserted AS (
+                    INSERT INTO embedding_models (name, dimensions) VALUES (\(name), \(dimensions))
+                    ON CONFLICT (name) DO NOTHING RETURNING id, dimensions
+                )
+                SELECT id, dimensions FROM inserted
+                UNION ALL SELECT id, dimensions FROM embedding_models WHERE name = \(name)
+                """, logger: logger)
+            var registered: (id: Int, dimensions: Int)?
+            for try await (id, storedDimensions) in rows.decode((Int, Int).self) where registered == nil {
+                registered = (id, storedDimensions)
+            }
+            guard let registered else {
+                throw StorageError(.inconsistentData, "The embedding model '\(name)' could not be registered.")
+            }
+            guard registered.dimensions == dimensions else {
+                throw StorageError(
+                    .inconsistentData,
+                    "The embedding model '\(name)' is stored with \(registered.dimensions) dimensions but now gives "
+                        + "\(dimensions). Give the new model another name so the two spaces stay apart.")
+            }
+            if dimensions <= 2000 {  // pgvector's HNSW limit for `vector`
+                let index = "chunk_embeddings_hnsw_model_\(registered.id)"
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE INDEX IF NOT EXISTS \(index) ON chunk_embeddings
+                            USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops)
+                            WHERE model_id = \(registered.id)
+                            """), logger: logger)
+            }
+            return registered.id
         }
-        guard let registered else {
-            throw StorageError(.inconsistentData, "The embedding model '\(name)' could not be registered.")
-        }
-        guard registered.dimensions == dimensions else {
-            throw StorageError(
-                .inconsistentData,
-                "The embedding model '\(name)' is stored with \(registered.dimensions) dimensions but now gives "
-                    + "\(dimensions). Give the new model another name so the two spaces stay apart.")
-        }
-        if dimensions <= 2000 {  // pgvector's HNSW limit for `vector`
-            let index = "chunk_embeddings_hnsw_model_\(registered.id)"
-            try await client.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        CREATE INDEX IF NOT EXISTS \(index) ON chunk_embeddings
-                        USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops)
-                        WHERE model_id = \(registered.id)
-                        """), logger: logger)
-        }
-        return registered.id
     }
+
+    /// The advisory lock embedding-model registration takes ("uaie").
+    static let registrationLock: Int64 = 0x7561_6965
 
     // MARK: Documents
 
@@ -109,23 +122,38 @@ public struct KnowledgeStore: Sendable {
         }
         let rows = try await client.query(
             """
-            SELECT d.id, d.source_uri, d.content_sha256, d.metadata->>'chunker',
-                   (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)::bigint,
-                   (SELECT count(*) FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
-                     WHERE c.document_id = d.id AND e.model_id = \(modelID))::bigint
+            SELECT \(unescaped: Self.documentStateColumns(modelID: modelID))
             FROM documents d
             WHERE d.tenant_id = \(tenantID)
               AND CASE WHEN \(exact) THEN d.source_uri = \(uri) ELSE starts_with(d.source_uri, \(uri)) END
             """, logger: logger)
         var states: [String: DocumentState] = [:]
-        for (id, uri, sha, fingerprint, chunkCount, embeddedCount) in try rows.decode(
-            (Int64, String, String, String?, Int64, Int64).self)
-        {
-            states[uri] = DocumentState(
-                id: id, contentSHA256: sha, chunkerFingerprint: fingerprint, chunkCount: Int(chunkCount),
-                embeddedChunkCount: Int(embeddedCount))
-        }
+        for (_, uri, state) in try Self.decodeDocumentStates(rows) { states[uri] = state }
         return states
+    }
+
+    /// The columns ``decodeDocumentStates(_:)`` reads, over `documents d`: the chunk counts are those with a vector
+    /// of `modelID` (an integer, so safe to write into the statement).
+    static func documentStateColumns(modelID: Int) -> String {
+        """
+        d.id, d.tenant_id, d.source_uri, d.content_sha256, d.metadata->>'chunker',
+               (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)::bigint,
+               (SELECT count(*) FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id
+                 WHERE c.document_id = d.id AND e.model_id = \(modelID))::bigint
+        """
+    }
+
+    /// Tenant id, source URI and state of each row selected with ``documentStateColumns(modelID:)``.
+    static func decodeDocumentStates(_ rows: QueryRows) throws -> [(tenantID: Int64, uri: String, state: DocumentState)] {
+        try rows.decode((Int64, Int64, String, String, String?, Int64, Int64).self).map {
+            id, tenantID, uri, sha, fingerprint, chunkCount, embeddedCount in
+            (
+                tenantID, uri,
+                DocumentState(
+                    id: id, contentSHA256: sha, chunkerFingerprint: fingerprint, chunkCount: Int(chunkCount),
+                    embeddedChunkCount: Int(embeddedCount))
+            )
+        }
     }
 
     /// A chunk to store.

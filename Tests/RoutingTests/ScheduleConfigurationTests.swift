@@ -20,8 +20,8 @@ import Testing
         #expect(schedule.name == "tidy" && schedule.kind == .housekeeping)
         #expect(schedule.cron.timeZone.identifier == "Europe/Berlin")
         #expect(schedule.catchUp == .seconds(6 * 3600))
-        // The file schedules housekeeping itself: no default one is added for it (the inventory's default remains).
-        #expect(configuration.effectiveSchedules.map(\.name) == ["tidy", "model_refresh"])
+        // The file schedules housekeeping itself: no default one is added for it (the other defaults remain).
+        #expect(configuration.effectiveSchedules.map(\.name) == ["tidy", "model_refresh", "knowledge_sync", "plugin_metrics_sync"])
     }
 
     @Test func withoutSchedulesHousekeepingRunsEveryTenMinutesInUTC() throws {
@@ -31,7 +31,33 @@ import Testing
         #expect(schedule.cron.timeZone.secondsFromGMT() == 0)
     }
 
+    @Test func theSourceSyncsRunEveryFiveMinutesUnlessScheduled() throws {
+        let defaults = try RoutingConfiguration.parse(yaml: "", environment: [:]).effectiveSchedules
+        #expect(defaults.first { $0.kind == .knowledgeSync }?.cron.expression.source == "*/5 * * * *")
+        #expect(defaults.first { $0.kind == .pluginMetricsSync }?.cron.expression.source == "2-59/5 * * * *")
+        let yaml = "schedules:\n  - {name: items, job: knowledge_sync, cron: '* * * * *'}\n"
+        let configured = try RoutingConfiguration.parse(yaml: yaml, environment: [:]).effectiveSchedules
+        #expect(configured.filter { $0.kind == .knowledgeSync }.map(\.name) == ["items"])
+    }
+
+    @Test func theIngestSectionSetsTheSyncs() throws {
+        let yaml = """
+            ingest:
+              knowledge_items: {batch_size: 10, lease: 5m}
+              plugin_metrics: {tenant: ops, keep_hourly_days: 3, batch_size: 2, lease: 1h}
+            """
+        let ingest = try RoutingConfiguration.parse(yaml: yaml, environment: [:]).ingest
+        #expect(ingest.knowledgeItemsBatchSize == 10 && ingest.knowledgeItemsLease == .seconds(300))
+        #expect(ingest.pluginMetricsTenant == "ops" && ingest.pluginMetricsHourlyDays == 3)
+        #expect(ingest.pluginMetricsBatchSize == 2 && ingest.pluginMetricsLease == .seconds(3600))
+        #expect(try RoutingConfiguration.parse(yaml: "", environment: [:]).ingest == .init())
+    }
+
     @Test(arguments: [
+        ("ingest:\n  plugin_metrics: {tenant: 'no spaces'}\n", "valid tenant name", 2),
+        ("ingest:\n  knowledge_items: {lease: 5s}\n", "30s", 2),
+        ("ingest:\n  knowledge_items: {batch_size: 0}\n", "from 1", 2),
+        ("ingest:\n  feeds: {}\n", "unknown key", 2),
         ("schedules:\n  - {name: a, job: housekeeping, cron: '60 * * * *'}\n", "minute", 2),
         ("schedules:\n  - {name: a, job: housekeeping, cron: '0 0 30 2 *'}\n", "never run", 2),
         ("schedules:\n  - {name: a, job: housekeeping, cron: '* * * * *', time_zone: CET}\n", "IANA", 2),

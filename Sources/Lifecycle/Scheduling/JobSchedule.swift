@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// A kind of work the scheduler can run: `housekeeping`, `model_refresh`, `model_cleanup`, and later `backup`,
-/// `backup_verify`, `backup_prune`, `knowledge_sync`.
+/// A kind of work the scheduler can run: `housekeeping`, `model_refresh`, `model_cleanup`, `knowledge_sync`,
+/// `plugin_metrics_sync`, and later `backup`, `backup_verify`, `backup_prune`.
 public struct JobKind: Hashable, Sendable, CustomStringConvertible, Codable {
     public let name: String
 
@@ -15,6 +15,10 @@ public struct JobKind: Hashable, Sendable, CustomStringConvertible, Codable {
     public static let housekeeping = JobKind("housekeeping")
     public static let modelRefresh = JobKind("model_refresh")
     public static let modelCleanup = JobKind("model_cleanup")
+    /// Syncs the changed rows of `knowledge_items` into the knowledge base.
+    public static let knowledgeSync = JobKind("knowledge_sync")
+    /// Summarises the `plugin_metrics` windows that got rows into the knowledge base.
+    public static let pluginMetricsSync = JobKind("plugin_metrics_sync")
 }
 
 /// One entry of the configuration file's `schedules:` list: a named job of a kind, at the slots of a cron schedule.
