@@ -23,6 +23,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes (env UNITY_AI_MAX_BODY_BYTES; default 1048576).")
     var maxBodyBytes: Int?
 
+    @Option(help: "none (no keys: single-user, local use) or keys (Authorization: Bearer on every request; env UNITY_AI_AUTH; default none).")
+    var auth: String?
+
     func run() async throws {
         let logger = try options.makeLogger(label: "unity-ai", defaultLevel: .info)
         let environment = options.environment
@@ -34,6 +37,19 @@ struct Serve: AsyncParsableCommand {
             configuration.limits.maximumBodyBytes = limit
         }
 
+        let authName = auth ?? environment["UNITY_AI_AUTH"] ?? AuthenticationMode.none.rawValue
+        guard let authentication = AuthenticationMode(rawValue: authName) else {
+            throw ValidationError("--auth (or UNITY_AI_AUTH) must be none or keys, not '\(authName.prefix(40))'.")
+        }
+        configuration.authentication = authentication
+        if authentication == .none, !["127.0.0.1", "::1", "localhost"].contains(configuration.host) {
+            logger.warning(
+                """
+                Serving without API keys on a non-loopback address: anyone who reaches it may act for any tenant. \
+                Create keys (`unity-ai keys create`) and serve with --auth keys.
+                """,
+                metadata: ["http.host": "\(configuration.host)"])
+        }
         let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         for notice in runtime.routing.notices { logger.notice("Routing file", metadata: ["config.note": "\(notice)"]) }
         var services: [any Service] = []
@@ -57,7 +73,7 @@ struct Serve: AsyncParsableCommand {
         services.append(MemoryTrimService())
         let client = runtime.client
         let migrations = runtime.migrations
-        let dependencies = ServerDependencies(
+        var dependencies = ServerDependencies(
             ask: runtime.askService(router: router, answerModel: options.resolvedAnswerModel),
             router: router,
             usage: PostgresUsageLedger(client: client, logger: logger),
@@ -66,6 +82,8 @@ struct Serve: AsyncParsableCommand {
             metrics: metrics,
             isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
             services: services)
+        let keyStore = APIKeyStore(client: client, logger: logger)
+        dependencies.authenticateKey = { try await keyStore.authenticate($0) }
         let listenHost = configuration.host
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger) { port in
             logger.notice("unity-ai is serving", metadata: ["http.address": "http://\(listenHost):\(port)"])

@@ -17,6 +17,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var attempts: [RoutingError.Attempt] = []
     /// The methods a path accepts (405, sent as `Allow`).
     public var allow: [String] = []
+    /// For 401: the `WWW-Authenticate` challenge.
+    public var wwwAuthenticate: String?
 
     /// OpenAI's error category, for SDKs that read it.
     var type: String { status.code >= 500 ? "api_error" : status.code == 429 ? "rate_limit_error" : "invalid_request_error" }

@@ -43,6 +43,8 @@ public struct ServerDependencies: Sendable {
             self.ledger = ledger
         }
     }
+    /// The identity of an API key (`nil`: unknown or revoked); needed when the configuration asks for keys.
+    public var authenticateKey: (@Sendable (String) async throws -> APIKeyStore.Identity?)?
     /// What `GET /metrics` serves (the router's metrics are made on it).
     public var metrics: PrometheusCollectorRegistry
     /// Whether the database answers and its migrations are applied.
@@ -75,6 +77,18 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
     let routes = RouteTable()
     let router = RecordingRouter(router: Router(context: BasicRequestContext.self), table: routes)
     router.add(middleware: ErrorMiddleware(routes: routes))
+    if configuration.authentication == .keys {
+        let authenticateKey = dependencies.authenticateKey
+        router.add(
+            middleware: AuthenticationMiddleware { key in
+                guard let authenticateKey else {
+                    throw APIError(
+                        status: .serviceUnavailable, code: "authentication_unavailable",
+                        message: "API keys are required but this server has no key store; check its configuration.")
+                }
+                return try await authenticateKey(key).map { Caller(keyID: $0.keyID, tenant: $0.tenant) }
+            })
+    }
     HealthController(isReady: dependencies.isReady).addRoutes(to: router)
     AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
     AIController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)

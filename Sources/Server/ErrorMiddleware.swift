@@ -52,6 +52,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error
         case let error as StorageError where error.code == .tenantNotFound:
             return APIError(status: .notFound, code: "tenant_not_found", message: error.message)
+        case let error as StorageError where error.code == .invalidInput:
+            return APIError(status: .badRequest, code: "invalid_request", message: error.message)
+        case let error as StorageError where error.code == .notFound:
+            return APIError(status: .notFound, code: "not_found", message: error.message)
         case let error as StorageError:
             var apiError = APIError(status: .serviceUnavailable, code: "storage_unavailable", message: error.message)
             apiError.retryAfter = error.retryAfter ?? .seconds(5)
@@ -157,6 +161,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         if let rateLimit = error.rateLimit { RouteHeaders.apply(rateLimit, to: &headers) }
         if !error.allow.isEmpty { headers[.allow] = error.allow.joined(separator: ", ") }
+        if let challenge = error.wwwAuthenticate { headers[.wwwAuthenticate] = challenge }
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: errorJSON(error))))
     }
 }

@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     /// How long a connection may sit idle — between requests, or with a request half sent — before it is closed.
     /// Defaults to 30 seconds. A response being written is never cut.
     public var idleTimeout: Duration = .seconds(30)
+    /// Whether requests need API keys. Defaults to ``AuthenticationMode/none``.
+    public var authentication: AuthenticationMode = .none
 
     public init() {}
 }

@@ -31,7 +31,7 @@ public struct ChunkSearch: Sendable {
         }
         let literal = KnowledgeStore.vectorLiteral(vector)
         let efSearch = max(40, limit * 2)
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
             // Iterative scans keep returning rows when the tenant filter removes most of the nearest ones.
             try await connection.query(
                 PostgresQuery(unsafeSQL: "SET LOCAL hnsw.iterative_scan = relaxed_order"), logger: logger)
@@ -59,7 +59,8 @@ public struct ChunkSearch: Sendable {
     /// The `limit` chunks that best match any of the words of `text` (PostgreSQL full-text search, English
     /// stemming, `ts_rank` normalised by length).
     public func matching(words text: String, tenantID: Int64, limit: Int, logger: Logger) async throws -> [Hit] {
-        let rows = try await client.query(
+        let rows = try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
+            try await QueryRows(rows: connection.query(
             """
             WITH q AS (
                 SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query
@@ -70,7 +71,8 @@ public struct ChunkSearch: Sendable {
             WHERE c.tenant_id = \(tenantID) AND q.query IS NOT NULL AND c.search_text @@ q.query
             ORDER BY rank DESC, c.id
             LIMIT \(limit)
-            """, logger: logger)
+            """, logger: logger).collect())
+        }
         var hits: [Hit] = []
         for (id, rank) in try rows.decode((Int64, Double).self) {
             hits.append(Hit(chunkID: id, score: rank))
@@ -94,13 +96,15 @@ public struct ChunkSearch: Sendable {
     /// The chunks with these ids that belong to the tenant, by id.
     public func chunks(ids: [Int64], tenantID: Int64, logger: Logger) async throws -> [Int64: ChunkRecord] {
         guard !ids.isEmpty else { return [:] }
-        let rows = try await client.query(
+        let rows = try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
+            try await QueryRows(rows: connection.query(
             """
             SELECT c.id, c.document_id, d.source_uri, coalesce(d.metadata->>'display_path', d.source_uri),
                    c.ordinal, c.text, c.heading_path, c.char_start, c.char_end
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.id = ANY(\(ids)::bigint[]) AND c.tenant_id = \(tenantID)
-            """, logger: logger)
+            """, logger: logger).collect())
+        }
         var records: [Int64: ChunkRecord] = [:]
         for (id, documentID, uri, display, ordinal, text, headings, start, end) in try rows.decode(
             (Int64, Int64, String, String, Int, String, [String], Int, Int).self)

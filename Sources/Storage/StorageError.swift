@@ -5,6 +5,7 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         private enum Base: String {
             case binariesNotFound, serverStartFailed, serverUnreachable, invalidDatabaseURL, vectorUnavailable
             case migrationFailed, migrationEdited, migrationsNotFound, tenantNotFound, inconsistentData, schemaNotReady
+            case invalidInput, notFound
         }
 
         private let base: Base
@@ -20,6 +21,11 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let inconsistentData = Code(base: .inconsistentData)
         /// The schema's migrations are not applied yet (a server that just started, or a database being set up).
         public static let schemaNotReady = Code(base: .schemaNotReady)
+
+        /// A name or value given by the caller is not acceptable (the message says why).
+        public static let invalidInput = Code(base: .invalidInput)
+        /// What the caller named does not exist.
+        public static let notFound = Code(base: .notFound)
 
         public var description: String { base.rawValue }
     }

@@ -332,8 +332,10 @@ class Appliance:
             return None, ""
 
     def start_command(self, args, log_name="cli.log"):
-        return spawn([self.binary] + args, log_path=os.path.join(self.root, log_name), env=self.env(),
-                     stdout=subprocess.PIPE)
+        # Output goes to the log file, never to a pipe nobody reads while waiting: an ingest's JSON summary of a few
+        # hundred failures is over a pipe's 64 KiB, and the command then blocks in its final print (this suite's own
+        # flaw, which once looked like an ingest that never exits after a PostgreSQL outage).
+        return spawn([self.binary] + args, log_path=os.path.join(self.root, log_name), env=self.env())
 
     def config_check(self):
         p = subprocess.run([self.binary, "config", "check", self.config], capture_output=True, text=True,

@@ -28,6 +28,21 @@ enum RequestTenant {
         }
         return named ?? "default"
     }
+
+    /// The tenant an operator query (usage, say) is confined to: the one named (or every tenant, `nil`) without keys
+    /// and for admin keys; the key's own for a tenant key, which may not name another.
+    static func resolveFilter(_ named: String?) throws -> String? {
+        if let named, !TenantName.isValid(named) {
+            throw APIError.invalidRequest("The tenant '\(named.prefix(80))' is not a valid name.")
+        }
+        guard let caller = Caller.current, let own = caller.tenant else { return named }
+        if let named, named != own {
+            throw APIError(
+                status: .forbidden, code: "forbidden_tenant",
+                message: "This API key belongs to another tenant; it cannot read '\(named)'.")
+        }
+        return own
+    }
 }
 
 /// Who sent the request, when API keys are on: set by the authentication middleware for the rest of the request.

@@ -47,10 +47,8 @@ struct RouterController<Context: RequestContext>: Sendable {
             throw APIError(status: .notImplemented, code: "usage_unavailable", message: "Usage records are not kept by this server.")
         }
         let query = request.uri.queryParameters
-        let tenant = query["tenant"].map(String.init)
-        if let tenant, !TenantName.isValid(tenant) {
-            throw APIError.invalidRequest("The tenant '\(tenant.prefix(80))' is not a valid name.")
-        }
+        // All tenants (no `tenant`) for admins and without keys; a tenant key sees its own tenant only.
+        let tenant = try RequestTenant.resolveFilter(query["tenant"].map(String.init))
         let now = Date()
         let to = try query["to"].map { try Self.date(String($0), field: "to") } ?? now
         let from = try query["from"].map { try Self.date(String($0), field: "from") } ?? to.addingTimeInterval(-30 * 86_400)
