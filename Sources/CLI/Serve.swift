@@ -37,12 +37,14 @@ struct Serve: AsyncParsableCommand {
             configuration.limits.maximumBodyBytes = limit
         }
 
-        let authName = auth ?? environment["UNITY_AI_AUTH"] ?? AuthenticationMode.none.rawValue
-        guard let authentication = AuthenticationMode(rawValue: authName) else {
-            throw ValidationError("--auth (or UNITY_AI_AUTH) must be none or keys, not '\(authName.prefix(40))'.")
+        if let auth = auth ?? environment["UNITY_AI_AUTH"], AuthenticationMode(rawValue: auth) == nil {
+            throw ValidationError("--auth (or UNITY_AI_AUTH) must be none or keys, not '\(auth.prefix(40))'.")
         }
-        configuration.authentication = authentication
-        if authentication == .none, !["127.0.0.1", "::1", "localhost"].contains(configuration.host) {
+        let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
+        // The flag, else the environment, else the configuration file's `server.auth`, else none.
+        let authName = auth ?? environment["UNITY_AI_AUTH"] ?? runtime.routing.serverAuthentication ?? "none"
+        configuration.authentication = AuthenticationMode(rawValue: authName) ?? .none
+        if configuration.authentication == .none, !["127.0.0.1", "::1", "localhost"].contains(configuration.host) {
             logger.warning(
                 """
                 Serving without API keys on a non-loopback address: anyone who reaches it may act for any tenant. \
@@ -50,7 +52,6 @@ struct Serve: AsyncParsableCommand {
                 """,
                 metadata: ["http.host": "\(configuration.host)"])
         }
-        let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         for notice in runtime.routing.notices { logger.notice("Routing file", metadata: ["config.note": "\(notice)"]) }
         var services: [any Service] = []
         if let lease = runtime.lease { services.append(EmbeddedPostgresService(lease: lease, logger: logger)) }

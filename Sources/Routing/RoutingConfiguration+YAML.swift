@@ -43,7 +43,7 @@ extension RoutingConfiguration {
         let top = try YAMLNode(root, path: "").mapping()
         let knownSections: Set<String> = [
             "routing", "providers", "models", "embeddings", "strategies", "caching", "rate_limits", "tenants", "tasks",
-            "health", "schedules", "lifecycle", "ingest",
+            "health", "schedules", "lifecycle", "ingest", "server",
         ]
         for (key, _) in top where !knownSections.contains(key) {
             throw ConfigurationError(
@@ -130,6 +130,15 @@ extension RoutingConfiguration {
             configuration.lifecycle.ollamaModelsDirectory = directory
         }
         if let ingest = top.value("ingest") { configuration.ingest = try parseIngest(ingest) }
+        if let server = top.value("server") {
+            let fields = try server.mapping()
+            try fields.rejectUnknown(["auth"])
+            if let auth = fields.value("auth") {
+                let mode = try auth.string()
+                guard ["none", "keys"].contains(mode) else { throw auth.error("must be none or keys") }
+                configuration.serverAuthentication = mode
+            }
+        }
         try validateReferences(configuration, top: top)
         return configuration
     }

@@ -230,6 +230,8 @@ public struct RoutingConfiguration: Sendable, Equatable {
 
     /// The `ingest:` section: how `knowledge_items` and `plugin_metrics` are synced.
     public var ingest = IngestSources()
+    /// The `server:` section's `auth` (`none` or `keys`), when given; `--auth` and `UNITY_AI_AUTH` win over it.
+    public var serverAuthentication: String?
 
     /// What runs without a `schedules:` entry of its kind: housekeeping every 10 minutes (expired cache rows, old
     /// rate-limit windows), the Ollama inventory every 5 minutes, and the `knowledge_items` and `plugin_metrics`
