@@ -25,8 +25,15 @@ struct ApplianceRuntime: Sendable {
     /// Starts (or joins) the database and prepares the providers; the client is not running yet.
     static func prepare(options: CommonOptions, logger: Logger) async throws -> ApplianceRuntime {
         let routing = try RoutingFile.loadConfiguration(path: options.resolvedConfigPath, environment: options.environment)
-        let providers = ProviderRegistry.make(configuration: routing, transport: ProviderTransport())
+        let transport = ProviderTransport()
+        var providers = ProviderRegistry.make(configuration: routing, transport: transport)
         let embedder = try providers.embedder(named: options.embeddingModel ?? routing.embeddingModel)
+        // The built-in answerer reads sentences by meaning with the built-in semantic embedder (no network, no
+        // cost); with the hashing `local` embedder, or a remote one, it matches terms only.
+        if embedder.model.name == "minilm" {
+            providers = ProviderRegistry.make(
+                configuration: routing, transport: transport, localAnswerer: ExtractiveAnswerer(sentenceEmbedder: embedder))
+        }
         let migrations = try Migration.load(
             from: try Migration.locateDirectory(explicit: options.resolvedMigrationsDirectory))
         let settings: DatabaseSettings
@@ -121,7 +128,7 @@ struct ApplianceRuntime: Sendable {
             search: ChunkSearch(client: client), embedder: embedder, models: EmbeddingModelRegistry(store: store),
             logger: logger)
         let answerer: any GroundedAnswerer =
-            router.map { RoutedAnswerer(router: $0, model: answerModel) } ?? DirectAnswerer(provider: ExtractiveAnswerer())
+            router.map { RoutedAnswerer(router: $0, model: answerModel) } ?? DirectAnswerer(provider: ExtractiveAnswerer(sentenceEmbedder: embedder.model.name == "minilm" ? embedder : nil))
         return AskService(store: store, retriever: retriever, answerer: answerer, logger: logger)
     }
 }

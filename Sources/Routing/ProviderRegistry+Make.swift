@@ -3,7 +3,11 @@ import Providers
 extension ProviderRegistry {
     /// The registry: configured providers in order (disabled ones answer "disabled" without a network call), then
     /// the built-in `local` provider.
-    public static func make(configuration: RoutingConfiguration, transport: ProviderTransport) -> ProviderRegistry {
+    /// - Parameter localAnswerer: the built-in `local` provider's answerer (with the appliance's sentence embedder
+    ///   when it has a semantic one).
+    public static func make(
+        configuration: RoutingConfiguration, transport: ProviderTransport, localAnswerer: ExtractiveAnswerer = ExtractiveAnswerer()
+    ) -> ProviderRegistry {
         var entries: [ProviderRegistry.Entry] = []
         for provider in configuration.providers {
             guard provider.kind != .disabled, provider.kind != .local, !provider.endpoints.isEmpty else {
@@ -40,7 +44,7 @@ extension ProviderRegistry {
         entries.append(
             Entry(
                 name: "local", kind: .local,
-                endpoints: [EndpointClient(displayName: "builtin", chat: ExtractiveAnswerer(), embeddings: nil)],
+                endpoints: [EndpointClient(displayName: "builtin", chat: localAnswerer, embeddings: nil)],
                 capabilities: .init(chat: true, streaming: false, embeddings: true, isLocal: true),
                 defaultModel: ExtractiveAnswerer.modelName))
         return ProviderRegistry(

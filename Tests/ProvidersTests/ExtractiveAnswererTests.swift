@@ -31,6 +31,28 @@ import Testing
         #expect(ExtractiveAnswerer().answer(question: "backup", documents: []) == ExtractiveAnswerer.notCoveredAnswer)
     }
 
+    /// The quickstart's question used to get the SEV1 response time plus who picks the severity and when
+    /// postmortems are reviewed: sentences that share its words but answer another question.
+    @Test func anAnswerSaysWhatWasAskedAndStops() {
+        let incident = [
+            GroundingDocument(
+                number: 1, source: "incident-response.md", headingPath: ["Severity levels", "SEV1 - Critical"],
+                text: "Response time for a SEV1: A SEV1 incident must be acknowledged by the on-call engineer within 5 minutes of the page."),
+            GroundingDocument(
+                number: 2, source: "incident-response.md", headingPath: ["Declaring an incident"],
+                text: "The person declaring the incident picks an initial severity; the Incident Commander may change it at any time."),
+            GroundingDocument(
+                number: 3, source: "incident-response.md", headingPath: ["Postmortems"],
+                text: "Postmortems are reviewed at the weekly Incident Review meeting, held every Thursday at 14:00 Eastern Time."),
+        ]
+        let answer = ExtractiveAnswerer().answer(question: "What is the response time for a SEV1 incident?", documents: incident)
+        #expect(answer == "Response time for a SEV1: A SEV1 incident must be acknowledged by the on-call engineer within 5 minutes of the page. [1]")
+        // A question about two things still gets both.
+        let both = ExtractiveAnswerer().answer(
+            question: "Who picks the incident severity and when are postmortems reviewed?", documents: incident)
+        #expect(both.contains("[2]") && both.contains("[3]"), "\(both)")
+    }
+
     @Test func requiresAUserMessage() async {
         await #expect(throws: ProviderError.self) {
             try await ExtractiveAnswerer().chat(ChatRequest(messages: [.init(role: .system, content: "x")]))
