@@ -35,6 +35,13 @@ struct Ingest: AsyncParsableCommand {
     @Flag(help: "Print the summary as one JSON object.")
     var json = false
 
+    @Flag(
+        name: .customLong("private"),
+        help: ArgumentHelp(
+            "Mark the documents of these paths private: an answer that uses them is generated only by a local provider.",
+            discussion: "The mark follows the latest ingest of a path: ingesting it again without --private clears it."))
+    var isPrivate = false
+
     @Option(help: "Entries an archive may hold before it is rejected (default: 10000).")
     var archiveMaxEntries: Int?
 
@@ -77,11 +84,11 @@ struct Ingest: AsyncParsableCommand {
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let tenant = self.tenant
         let paths = self.paths
+        let isPrivate = self.isPrivate
         let summary = try await runtime.withDatabase { runtime in
-            let ingestor = Ingestor(
-                configuration: configuration, store: KnowledgeStore(client: runtime.client),
-                embedder: runtime.embedder, logger: logger)
-            return try await ingestor.ingest(paths: paths, tenant: tenant) { progress in
+            let store = KnowledgeStore(client: runtime.client)
+            let ingestor = Ingestor(configuration: configuration, store: store, embedder: runtime.embedder, logger: logger)
+            let summary = try await ingestor.ingest(paths: paths, tenant: tenant) { progress in
                 guard showProgress else { return }
                 let rate = progress.elapsedSeconds > 0 ? Double(progress.chunksEmbedded) / progress.elapsedSeconds : 0
                 FileHandle.standardError.write(
@@ -91,6 +98,12 @@ struct Ingest: AsyncParsableCommand {
                             progress.filesTotal, progress.chunksEmbedded, rate
                         ).utf8))
             }
+            let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
+            for path in paths {
+                let root = "file://" + URL(fileURLWithPath: path).standardizedFileURL.path
+                try await store.markPrivate(isPrivate, tenantID: tenantID, root: root, logger: logger)
+            }
+            return summary
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         if json {
