@@ -98,22 +98,9 @@ struct ChatController<Context: RequestContext>: Sendable {
 
     /// The request, validated: every client mistake is a 400 naming the field.
     func validate(_ body: ChatBody, headers: HTTPFields) throws -> ChatService.Request {
-        let message = body.message.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !message.isEmpty else { throw APIError.invalidRequest("The field 'message' must not be empty.") }
-        // Counted in Unicode scalars, as ask counts its question.
-        let length = message.unicodeScalars.count
-        guard length <= limits.maximumQuestionCharacters else {
-            throw APIError.invalidRequest(
-                "The message is \(length) characters long; the limit is \(limits.maximumQuestionCharacters).")
-        }
-        guard !message.unicodeScalars.contains("\u{0}") else {
-            throw APIError.invalidRequest("The field 'message' must not contain NUL (U+0000) characters.")
-        }
+        let message = try JSONBody.question(body.message, field: "message", limits: limits)
         let tenant = try RequestTenant.resolve(bodyTenant: body.tenant, headers: headers)
-        let topK = body.topK ?? limits.defaultTopK
-        guard (1...limits.maximumTopK).contains(topK) else {
-            throw APIError.invalidRequest("The field 'top_k' must be between 1 and \(limits.maximumTopK).")
-        }
+        let topK = try JSONBody.topK(body.topK, limits: limits)
         if let strategy = body.strategy, strategy.utf8.count > limits.maximumNameBytes {
             throw APIError.invalidRequest(
                 "The field 'strategy' is \(strategy.utf8.count) bytes long; names are at most \(limits.maximumNameBytes).")

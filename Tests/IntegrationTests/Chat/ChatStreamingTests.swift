@@ -133,6 +133,17 @@ final class HoldingOpenAIUpstream: Sendable {
                 """, environment: ["OPENAI_API_KEY": "sk-test-CHAT"])
     }
 
+    /// The server over `database`, answering with `auto` through a router whose only remote provider is `upstream`.
+    static func application(_ database: Database, _ appliance: Appliance, upstream: String) throws -> some ApplicationProtocol {
+        let routed = ApplianceRouter(client: database, configuration: try Self.routing(upstream))
+        let direct = appliance.askService
+        let ask = AskService(
+            store: direct.store, retriever: direct.retriever, answerer: RoutedAnswerer(router: routed.router, model: "auto"),
+            logger: TestDatabase.logger)
+        return buildApplication(
+            configuration: ServerConfiguration(), dependencies: routed.dependencies(ask: ask), logger: TestDatabase.logger)
+    }
+
     @Test func aClientThatGoesAwayCancelsTheUpstreamAndThePartialAnswerIsStored() async throws {
         let upstream = HoldingOpenAIUpstream(answer: "Backups run at 02:00 [1]")
         try await upstream.run { upstreamURL in
@@ -142,13 +153,7 @@ final class HoldingOpenAIUpstream: Sendable {
             try await TestDatabase.withFreshDatabase { database, _ in
                 let appliance = Appliance(client: database)
                 _ = try await appliance.ingest([directory.path])
-                let routed = ApplianceRouter(client: database, configuration: try Self.routing(upstreamURL))
-                let direct = appliance.askService
-                let ask = AskService(
-                    store: direct.store, retriever: direct.retriever, answerer: RoutedAnswerer(router: routed.router, model: "auto"),
-                    logger: TestDatabase.logger)
-                let app = buildApplication(
-                    configuration: ServerConfiguration(), dependencies: routed.dependencies(ask: ask), logger: TestDatabase.logger)
+                let app = try Self.application(database, appliance, upstream: upstreamURL)
                 try await app.test(.live) { client in
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(client.port!)/api/rag/chat")
                     request.method = .POST
@@ -197,13 +202,7 @@ final class HoldingOpenAIUpstream: Sendable {
                 let root = "file://" + URL(fileURLWithPath: directory.path + "/private").standardizedFileURL.path
                 #expect(try await store.markPrivate(true, tenantID: tenantID, root: root, logger: TestDatabase.logger) == 1)
 
-                let routed = ApplianceRouter(client: database, configuration: try Self.routing(upstreamURL))
-                let direct = appliance.askService
-                let ask = AskService(
-                    store: direct.store, retriever: direct.retriever, answerer: RoutedAnswerer(router: routed.router, model: "auto"),
-                    logger: TestDatabase.logger)
-                let app = buildApplication(
-                    configuration: ServerConfiguration(), dependencies: routed.dependencies(ask: ask), logger: TestDatabase.logger)
+                let app = try Self.application(database, appliance, upstream: upstreamURL)
                 try await app.test(.router) { client in
                     let salary = try F.object(
                         try await F.post(client, #"{"message": "When are salaries paid?", "top_k": 1, "strategy": "remote_first"}"#))
