@@ -65,9 +65,15 @@ struct ChatController<Context: RequestContext>: Sendable {
                             usage = reported
                         }
                     }
+                    let finalUsage = usage ?? TokenUsage(inputTokens: 0, outputTokens: (text.utf8.count + 3) / 4)
+                    let reply = try await chat.finish(
+                        turn, text: text, provider: answer.provider, model: answer.model, usage: finalUsage,
+                        costUSD: answer.cost(finalUsage), partial: false)
+                    try await writer.write(Self.event("done", ChatReplyJSON(reply)))
                 } catch {
-                    // The client went away (a write failed, or the task was cancelled), or the provider failed
-                    // midway: the upstream call ends with this loop, and what was produced is kept, marked partial.
+                    // The client went away (a write failed, or the task was cancelled), the provider failed
+                    // midway, or the answer could not be stored: the upstream call ends with this loop, and what was
+                    // produced is kept, marked partial (a second store of a stored answer fails on its id, harmlessly).
                     await Self.storePartial(chat, turn, text: text, answer: answer)
                     let apiError = ErrorMiddleware<Context>.apiError(for: error)
                     try? await writer.write(
@@ -75,11 +81,6 @@ struct ChatController<Context: RequestContext>: Sendable {
                     try? await writer.finish(nil)
                     return
                 }
-                let finalUsage = usage ?? TokenUsage(inputTokens: 0, outputTokens: (text.utf8.count + 3) / 4)
-                let reply = try await chat.finish(
-                    turn, text: text, provider: answer.provider, model: answer.model, usage: finalUsage,
-                    costUSD: answer.cost(finalUsage), partial: false)
-                try await writer.write(Self.event("done", ChatReplyJSON(reply)))
                 try await writer.finish(nil)
             })
     }

@@ -61,7 +61,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [
+    /// Every case on one server: a fresh database per case would only load the shared test server.
+    static let badInputs: [(body: String, status: Int, message: String)] = [
         (#"{"tenant": "default"}"#, 400, "'message' is required"),
         (#"{"message": "   "}"#, 400, "must not be empty"),
         (#"{"message": 42}"#, 400, "'message' must be a string"),
@@ -80,13 +81,16 @@ import Testing
         ("", 400, "body is empty"),
         (#"{"message": "ok", "conversation_id": "7d7e7c1a-0000-4000-8000-000000000000"}"#, 404, "No conversation"),
         (#"{"message": "ok", "tenant": "nobody"}"#, 404, "Unknown tenant"),
-    ])
-    func badInputIsAJSONErrorNamingTheProblem(body: String, status: Int, message: String) async throws {
+    ]
+
+    @Test func badInputIsAJSONErrorNamingTheProblem() async throws {
         try await F.withServer { client, _ in
-            let response = try await F.post(client, body)
-            #expect(response.status.code == status, "\(String(buffer: response.body))")
-            let error = try #require(try F.object(response)["error"] as? [String: Any])
-            #expect((error["message"] as? String)?.contains(message) == true, "\(error)")
+            for (body, status, message) in Self.badInputs {
+                let response = try await F.post(client, body)
+                #expect(response.status.code == status, "\(body): \(String(buffer: response.body))")
+                let error = try #require(try F.object(response)["error"] as? [String: Any], "\(body)")
+                #expect((error["message"] as? String)?.contains(message) == true, "\(body): \(error)")
+            }
         }
     }
 
