@@ -70,19 +70,7 @@ public struct AskService: Sendable {
                 answer: ExtractiveAnswerer.notCoveredAnswer, citations: [], provider: "local",
                 model: ExtractiveAnswerer.modelName, latency: clock.now - start)
         }
-        let documents = passages.enumerated().map { index, passage in
-            GroundingDocument(
-                number: index + 1, source: passage.source, headingPath: passage.headingPath, text: passage.text)
-        }
-        let sources = documents.map { "[\($0.number)] (\($0.source))\n\($0.text)" }.joined(separator: "\n\n")
-        // Sources go with the instructions, the question stays the user's own message: every provider accepts
-        // that shape, and the extractive answerer reads the question from it.
-        let request = ChatRequest(
-            messages: [
-                ChatMessage(role: .system, content: "\(Self.systemPrompt)\n\nSources:\n\n\(sources)"),
-                ChatMessage(role: .user, content: question),
-            ],
-            temperature: 0, documents: documents)
+        let request = Self.groundedRequest(question: question, passages: passages)
         let response = try await answerer.answer(request, tenant: tenant)
 
         let citations = Self.citations(in: response.text, passages: passages)
@@ -94,25 +82,27 @@ public struct AskService: Sendable {
             latency: clock.now - start)
     }
 
+    /// The request that asks for an answer to `question` from `passages`, numbered from 1, after the earlier
+    /// messages of a conversation (`history`, oldest first).
+    static func groundedRequest(question: String, passages: [RetrievedPassage], history: [ChatMessage] = []) -> ChatRequest {
+        let documents = passages.enumerated().map { index, passage in
+            GroundingDocument(
+                number: index + 1, source: passage.source, headingPath: passage.headingPath, text: passage.text)
+        }
+        let sources = documents.map { "[\($0.number)] (\($0.source))\n\($0.text)" }.joined(separator: "\n\n")
+        // Sources go with the instructions, the question stays the user's own message: every provider accepts
+        // that shape, and the extractive answerer reads the question from it.
+        return ChatRequest(
+            messages: [ChatMessage(role: .system, content: "\(systemPrompt)\n\nSources:\n\n\(sources)")] + history
+                + [ChatMessage(role: .user, content: question)],
+            temperature: 0, documents: documents)
+    }
+
     /// The passages an answer cites, in the order of their first `[n]` marker. An answer that cites nothing
     /// (but is not the not-covered answer) is credited to every passage it was given. Markers that name no passage
     /// (`[0]`, `[99]`, `[-1]`, a number too large for `Int`) are ignored: any model may write them.
     static func citations(in answer: String, passages: [RetrievedPassage]) -> [Citation] {
-        var order: [Int] = []
-        var index = answer.startIndex
-        while let open = answer[index...].firstIndex(of: "[") {
-            guard let close = answer[open...].firstIndex(of: "]") else { break }
-            let inside = answer[answer.index(after: open)..<close]
-            for part in inside.split(separator: ",") {
-                // Compared before any arithmetic: `[-9223372036854775808]` is an Int too.
-                if let number = Int(part.trimmingCharacters(in: .whitespaces)), number >= 1, number <= passages.count,
-                    !order.contains(number)
-                {
-                    order.append(number)
-                }
-            }
-            index = answer.index(after: close)
-        }
+        var order = citedNumbers(in: answer).filter { $0 >= 1 && $0 <= passages.count }
         if order.isEmpty, answer.trimmingCharacters(in: .whitespacesAndNewlines) != ExtractiveAnswerer.notCoveredAnswer {
             order = Array(passages.indices.map { $0 + 1 })
         }
@@ -123,6 +113,29 @@ public struct AskService: Sendable {
                 heading: passage.headingPath.joined(separator: " > "), score: passage.score,
                 snippet: snippet(passage.text))
         }
+    }
+
+    /// The numbers an answer cites as `[n]` or `[n, m]` that name no passage of `passageCount`, in order.
+    static func droppedCitations(in answer: String, passageCount: Int) -> [Int] {
+        citedNumbers(in: answer).filter { $0 < 1 || $0 > passageCount }
+    }
+
+    /// Every whole number inside `[…]` markers, once each, in the order first cited.
+    static func citedNumbers(in answer: String) -> [Int] {
+        var order: [Int] = []
+        var index = answer.startIndex
+        while let open = answer[index...].firstIndex(of: "[") {
+            guard let close = answer[open...].firstIndex(of: "]") else { break }
+            let inside = answer[answer.index(after: open)..<close]
+            for part in inside.split(separator: ",") {
+                // Compared before any arithmetic: `[-9223372036854775808]` is an Int too.
+                if let number = Int(part.trimmingCharacters(in: .whitespaces)), !order.contains(number) {
+                    order.append(number)
+                }
+            }
+            index = answer.index(after: close)
+        }
+        return order
     }
 
     static func snippet(_ text: String, length: Int = 280) -> String {

@@ -78,7 +78,7 @@ public struct HybridRetriever: Retriever {
             return RetrievedPassage(
                 chunkID: record.id, documentID: record.documentID, source: record.displaySource,
                 sourceURI: record.sourceURI, headingPath: record.headingPath, characterRange: record.characterRange,
-                text: record.text, score: hit.score)
+                text: record.text, score: hit.score, isPrivate: record.isPrivate)
         }
     }
 

@@ -11,6 +11,8 @@ public struct RetrievedPassage: Sendable, Equatable {
     public var text: String
     /// The fused relevance score; higher is better.
     public var score: Double
+    /// The document is marked private (metadata `private`): only a local provider may see this text.
+    public var isPrivate = false
 }
 
 /// Finds the passages of one tenant that best answer a question.

@@ -10,6 +10,8 @@ import Storage
 /// What the HTTP surface needs from the rest of the appliance.
 public struct ServerDependencies: Sendable {
     public var ask: AskService
+    /// Grounded chat and its conversations; by default over the ask service's knowledge, retriever and answerer.
+    public var chat: ChatService
     /// The providers chat and embedding requests go to.
     public var providers: ProviderRegistry { router.registry }
     /// Routes chat requests over the providers.
@@ -61,6 +63,7 @@ public struct ServerDependencies: Sendable {
         beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
     ) {
         self.ask = ask
+        chat = ChatService(ask: ask)
         self.router = router
         self.usage = usage
         self.jobs = jobs
@@ -91,6 +94,8 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
     }
     HealthController(isReady: dependencies.isReady).addRoutes(to: router)
     AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
+    ChatController(chat: dependencies.chat, limits: configuration.limits).addRoutes(to: router)
+    ConversationsController(chat: dependencies.chat).addRoutes(to: router)
     AIController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     OpenAICompatibleController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     RouterController(router: dependencies.router, usage: dependencies.usage, metrics: dependencies.metrics).addRoutes(to: router)

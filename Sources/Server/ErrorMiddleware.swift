@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Providers
+import Retrieval
 import Routing
 import Storage
 
@@ -50,6 +51,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let error as APIError:
             return error
+        case let error as ChatError:
+            return error.code == .conversationNotFound
+                ? APIError(status: .notFound, code: "conversation_not_found", message: error.message)
+                : APIError.invalidRequest(error.message)
         case let error as StorageError where error.code == .tenantNotFound:
             return APIError(status: .notFound, code: "tenant_not_found", message: error.message)
         case let error as StorageError where error.code == .invalidInput:

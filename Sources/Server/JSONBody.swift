@@ -137,6 +137,32 @@ enum JSONBody {
         }
     }
 
+    /// A question or message the body's `field` holds, trimmed: not empty, at most
+    /// ``ServerConfiguration/Limits/maximumQuestionCharacters`` Unicode scalars ("a" with 150,000 combining marks is
+    /// one grapheme but 150,001 scalars), no NUL.
+    static func question(_ text: String, field: String, limits: ServerConfiguration.Limits) throws -> String {
+        let question = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !question.isEmpty else { throw APIError.invalidRequest("The field '\(field)' must not be empty.") }
+        let length = question.unicodeScalars.count
+        guard length <= limits.maximumQuestionCharacters else {
+            throw APIError.invalidRequest(
+                "The \(field) is \(length) characters long; the limit is \(limits.maximumQuestionCharacters).")
+        }
+        guard !question.unicodeScalars.contains("\u{0}") else {
+            throw APIError.invalidRequest("The field '\(field)' must not contain NUL (U+0000) characters.")
+        }
+        return question
+    }
+
+    /// The body's `top_k`, or the default; outside `1...maximumTopK` it is a 400.
+    static func topK(_ value: Int?, limits: ServerConfiguration.Limits) throws -> Int {
+        let topK = value ?? limits.defaultTopK
+        guard (1...limits.maximumTopK).contains(topK) else {
+            throw APIError.invalidRequest("The field 'top_k' must be between 1 and \(limits.maximumTopK).")
+        }
+        return topK
+    }
+
     /// A JSON response; `dates` writes dates as RFC 3339 strings.
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, dates: Bool = false) throws -> Response {
         let encoder = JSONEncoder()

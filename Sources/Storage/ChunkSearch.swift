@@ -94,6 +94,8 @@ public struct ChunkSearch: Sendable {
         public var text: String
         public var headingPath: [String]
         public var characterRange: Range<Int>
+        /// The document is marked private (metadata `private` is `true`): only a local provider may see its text.
+        public var isPrivate = false
     }
 
     /// The chunks with these ids that belong to the tenant, by id.
@@ -103,18 +105,19 @@ public struct ChunkSearch: Sendable {
             try await QueryRows(rows: connection.query(
             """
             SELECT c.id, c.document_id, d.source_uri, coalesce(d.metadata->>'display_path', d.source_uri),
-                   c.ordinal, c.text, c.heading_path, c.char_start, c.char_end
+                   c.ordinal, c.text, c.heading_path, c.char_start, c.char_end,
+                   coalesce(lower(d.metadata->>'private') = 'true', false)
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.id = ANY(\(ids)::bigint[]) AND c.tenant_id = \(tenantID)
             """, logger: logger).collect())
         }
         var records: [Int64: ChunkRecord] = [:]
-        for (id, documentID, uri, display, ordinal, text, headings, start, end) in try rows.decode(
-            (Int64, Int64, String, String, Int, String, [String], Int, Int).self)
+        for (id, documentID, uri, display, ordinal, text, headings, start, end, isPrivate) in try rows.decode(
+            (Int64, Int64, String, String, Int, String, [String], Int, Int, Bool).self)
         {
             records[id] = ChunkRecord(
                 id: id, documentID: documentID, sourceURI: uri, displaySource: display, ordinal: ordinal, text: text,
-                headingPath: headings, characterRange: start..<max(start, end))
+                headingPath: headings, characterRange: start..<max(start, end), isPrivate: isPrivate)
         }
         return records
     }

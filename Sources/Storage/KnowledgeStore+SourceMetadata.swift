@@ -29,3 +29,26 @@ extension KnowledgeStore {
             """, logger: logger)
     }
 }
+
+extension KnowledgeStore {
+    /// Marks the tenant's documents of one ingest root private (metadata `private`: `true`) or not (`false`): the
+    /// root is a file's or a directory's `file://` URI, and covers the file itself, everything under the directory,
+    /// and an archive's entries. Only rows whose flag changes are written.
+    @discardableResult
+    public func markPrivate(_ isPrivate: Bool, tenantID: Int64, root: String, logger: Logger) async throws -> Int {
+        let value = isPrivate ? "true" : "false"
+        let rows = try await client.query(
+            """
+            WITH marked AS (
+                UPDATE documents SET metadata = jsonb_set(metadata, '{private}', to_jsonb(\(isPrivate)::boolean))
+                WHERE tenant_id = \(tenantID)
+                  AND (source_uri = \(root) OR starts_with(source_uri, \(root) || '/') OR starts_with(source_uri, \(root) || '!/'))
+                  AND metadata->>'private' IS DISTINCT FROM \(value)
+                RETURNING 1
+            )
+            SELECT count(*)::bigint FROM marked
+            """, logger: logger)
+        for count in try rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+}

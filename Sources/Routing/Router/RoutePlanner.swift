@@ -32,6 +32,9 @@ public struct RouteRequest: Sendable, Equatable {
     public var estimatedInputTokens: Int
     /// The request's `max_tokens`; ``RoutePlanner/assumedOutputTokens`` when absent.
     public var maximumOutputTokens: Int?
+    /// Only local providers may answer, whatever the strategy (a grounded answer that uses a private document):
+    /// remote candidates are left out and the enabled local chat providers are tried after the plan's own.
+    public var requireLocal = false
 
     public init(
         tenant: String = "default", provider: String? = nil, model: String? = nil, strategy: String? = nil,
@@ -144,7 +147,7 @@ public struct RoutePlanner: Sendable {
         var exclusions: [RouteExclusion] = []
         var candidates: [RouteCandidate] = []
         var strategy: String?
-        var localOnly = tenant?.privacyMode == true
+        var localOnly = tenant?.privacyMode == true || request.requireLocal
 
         if request.isRouted {
             let name = try strategyName(for: request)
@@ -197,7 +200,11 @@ public struct RoutePlanner: Sendable {
             if request.strategy == "privacy_first" { localOnly = true }
         }
 
-        for provider in request.fallbackProviders where !candidates.contains(where: { $0.provider == provider }) {
+        var fallbacks = request.fallbackProviders
+        if request.requireLocal {
+            fallbacks += registry.entries.filter { $0.isEnabled && $0.capabilities.chat && $0.capabilities.isLocal }.map(\.name)
+        }
+        for provider in fallbacks where !candidates.contains(where: { $0.provider == provider }) {
             guard let entry = registry.entry(named: provider) else {
                 throw RoutingError.unknownProvider(provider, known: registry.entries.map(\.name))
             }

@@ -15,6 +15,26 @@ struct RoutingOptions: Decodable {
         enum CodingKeys: String, CodingKey {
             case maxCost = "max_cost", maxLatencyMs = "max_latency_ms", minQuality = "min_quality"
         }
+
+        /// The router's form, validated: a negative or infinite number, or an unknown tier, is a 400.
+        func parsed() throws -> RouteRequest.Requirements {
+            var parsed = RouteRequest.Requirements()
+            if let cost = maxCost {
+                guard cost >= 0, cost.isFinite else { throw APIError.invalidRequest("requirements.max_cost must be a finite number of USD, not negative.") }
+                parsed.maximumCostUSD = cost
+            }
+            if let latency = maxLatencyMs {
+                guard latency > 0, latency.isFinite else { throw APIError.invalidRequest("requirements.max_latency_ms must be a positive, finite number of milliseconds.") }
+                parsed.maximumLatencyMilliseconds = latency
+            }
+            if let quality = minQuality {
+                guard let tier = QualityTier(rawValue: quality) else {
+                    throw APIError.invalidRequest("requirements.min_quality is low, medium or high.")
+                }
+                parsed.minimumQuality = tier
+            }
+            return parsed
+        }
     }
 
     /// `fallback`: a provider name, a list of names, or `true` for every other enabled provider.
@@ -70,24 +90,7 @@ struct RoutingOptions: Decodable {
         if let maximumTokens, !(1...Self.maximumOutputTokens).contains(maximumTokens) {
             throw APIError.invalidRequest("max_tokens must be between 1 and \(Self.maximumOutputTokens).")
         }
-        if let requirements {
-            var parsed = RouteRequest.Requirements()
-            if let cost = requirements.maxCost {
-                guard cost >= 0, cost.isFinite else { throw APIError.invalidRequest("requirements.max_cost must be a finite number of USD, not negative.") }
-                parsed.maximumCostUSD = cost
-            }
-            if let latency = requirements.maxLatencyMs {
-                guard latency > 0, latency.isFinite else { throw APIError.invalidRequest("requirements.max_latency_ms must be a positive, finite number of milliseconds.") }
-                parsed.maximumLatencyMilliseconds = latency
-            }
-            if let quality = requirements.minQuality {
-                guard let tier = QualityTier(rawValue: quality) else {
-                    throw APIError.invalidRequest("requirements.min_quality is low, medium or high.")
-                }
-                parsed.minimumQuality = tier
-            }
-            route.requirements = parsed
-        }
+        route.requirements = try requirements?.parsed()
         if let fallback {
             let primary = provider ?? model?.split(separator: "/").first.map(String.init)
             if let providers = fallback.providers {
