@@ -109,6 +109,51 @@ import Testing
         }
     }
 
+    /// Chat and conversations with keys on: a conversation is its key's tenant's; the other tenant's key finds
+    /// nothing (404, the same as an unknown id) and cannot continue it.
+    @Test func conversationsBelongToTheKeysTenant() async throws {
+        try await TestDatabase.withFreshDatabase { database, _ in
+            let appliance = Appliance(client: database)
+            try await TenancyTests.twoTenants(appliance)
+            let keys = APIKeyStore(client: database, logger: TestDatabase.logger)
+            let alphaKey = try await keys.create(tenant: "alpha")
+            let betaKey = try await keys.create(tenant: "beta")
+            var dependencies = ApplianceRouter(client: database, configuration: RoutingConfiguration())
+                .dependencies(ask: appliance.askService)
+            dependencies.authenticateKey = { try await keys.authenticate($0) }
+            var configuration = ServerConfiguration()
+            configuration.authentication = .keys
+            let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: TestDatabase.logger)
+            try await app.test(.router) { client in
+                let started = try await Self.send(
+                    client, .post, "/api/rag/chat", key: alphaKey.key, #"{"message": "What is the forklift code?"}"#)
+                #expect(started.status == .ok && started.body.contains("4411") && !started.body.contains("9922"), "\(started.body)")
+                let object = try JSONSerialization.jsonObject(with: Data(started.body.utf8)) as? [String: Any]
+                let id = try #require(object?["conversation_id"] as? String)
+
+                #expect(try await Self.send(client, .get, "/api/conversations/\(id)", key: alphaKey.key).status == .ok)
+                let list = try await Self.send(client, .get, "/api/conversations", key: betaKey.key)
+                #expect(list.status == .ok && !list.body.contains(id))
+                let theirs = try await Self.send(client, .get, "/api/conversations/\(id)", key: betaKey.key)
+                #expect(theirs.status == .notFound && !theirs.body.contains("4411"))
+                let unknown = try await Self.send(
+                    client, .get, "/api/conversations/\(UUID().uuidString.lowercased())", key: betaKey.key)
+                #expect(unknown.status == theirs.status && unknown.code == theirs.code)
+                let continued = try await Self.send(
+                    client, .post, "/api/rag/chat", key: betaKey.key,
+                    #"{"conversation_id": "\#(id)", "message": "And the opening hour?"}"#)
+                #expect(continued.status == .notFound)
+                #expect(try await Self.send(client, .delete, "/api/conversations/\(id)", key: betaKey.key).status == .notFound)
+                let export = try await Self.send(client, .get, "/api/conversations/export", key: betaKey.key)
+                #expect(export.status == .ok && !export.body.contains(id))
+                let asOther = try await Self.send(
+                    client, .post, "/api/rag/chat", key: alphaKey.key, #"{"message": "Code?", "tenant": "beta"}"#)
+                #expect(asOther.status == .forbidden)
+                #expect(try await Self.send(client, .get, "/api/conversations/\(id)", key: alphaKey.key).status == .ok)
+            }
+        }
+    }
+
     @Test func withoutKeysTheBodyOrHeaderNamesTheTenant() async throws {
         try await TestDatabase.withFreshDatabase { database, _ in
             let appliance = Appliance(client: database)
