@@ -74,7 +74,13 @@ public struct ServerDependencies: Sendable {
 
 /// The appliance's router: every route, behind the error middleware.
 public func buildRouter(configuration: ServerConfiguration, dependencies: ServerDependencies) -> Router<BasicRequestContext> {
-    let routes = RouteTable()
+    buildRouter(configuration: configuration, dependencies: dependencies, routes: RouteTable())
+}
+
+/// The appliance's router, recording every route it registers in `routes` (which the OpenAPI drift test reads).
+func buildRouter(
+    configuration: ServerConfiguration, dependencies: ServerDependencies, routes: RouteTable
+) -> Router<BasicRequestContext> {
     let router = RecordingRouter(router: Router(context: BasicRequestContext.self), table: routes)
     router.add(middleware: ErrorMiddleware(routes: routes))
     if configuration.authentication == .keys {
@@ -90,6 +96,7 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
             })
     }
     HealthController(isReady: dependencies.isReady).addRoutes(to: router)
+    APIDescriptionController().addRoutes(to: router)
     AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
     AIController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
     OpenAICompatibleController(router: dependencies.router, limits: configuration.limits).addRoutes(to: router)
