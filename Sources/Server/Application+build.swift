@@ -77,7 +77,13 @@ public struct ServerDependencies: Sendable {
 
 /// The appliance's router: every route, behind the error middleware.
 public func buildRouter(configuration: ServerConfiguration, dependencies: ServerDependencies) -> Router<BasicRequestContext> {
-    let routes = RouteTable()
+    buildRouter(configuration: configuration, dependencies: dependencies, routes: RouteTable())
+}
+
+/// The appliance's router, recording every route it registers in `routes` (which the OpenAPI drift test reads).
+func buildRouter(
+    configuration: ServerConfiguration, dependencies: ServerDependencies, routes: RouteTable
+) -> Router<BasicRequestContext> {
     let router = RecordingRouter(router: Router(context: BasicRequestContext.self), table: routes)
     router.add(middleware: ErrorMiddleware(routes: routes))
     if configuration.authentication == .keys {
@@ -93,6 +99,7 @@ public func buildRouter(configuration: ServerConfiguration, dependencies: Server
             })
     }
     HealthController(isReady: dependencies.isReady).addRoutes(to: router)
+    APIDescriptionController().addRoutes(to: router)
     AskController(ask: dependencies.ask, limits: configuration.limits).addRoutes(to: router)
     ChatController(chat: dependencies.chat, limits: configuration.limits).addRoutes(to: router)
     ConversationsController(chat: dependencies.chat).addRoutes(to: router)

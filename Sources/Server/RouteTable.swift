@@ -8,7 +8,15 @@ final class RouteTable: Sendable {
     private let methodsByPath = Mutex<[String: Set<String>]>([:])
 
     func add(_ path: String, method: HTTPRequest.Method) {
-        methodsByPath.withLock { $0[path, default: []].insert(method.rawValue) }
+        methodsByPath.withLock { _ = $0[path, default: []].insert(method.rawValue) }
+    }
+
+    /// Every registered route as (method, path template), sorted by path then method; the OpenAPI drift test compares
+    /// them with `docs/openapi.yaml`.
+    var routes: [(method: String, path: String)] {
+        methodsByPath.withLock { table in
+            table.flatMap { path, methods in methods.map { (method: $0, path: path) } }
+        }.sorted { ($0.path, $0.method) < ($1.path, $1.method) }
     }
 
     /// The methods a request path has routes for, sorted; empty when no route has the path.

@@ -16,6 +16,8 @@ struct AIController<Context: RequestContext>: Sendable {
         struct Message: Decodable {
             var role: ChatMessage.Role
             var content: String
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case role, content }
         }
         var provider: String?
         var model: String?
@@ -24,7 +26,7 @@ struct AIController<Context: RequestContext>: Sendable {
         var temperature: Double?
         var maxTokens: Int?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case provider, model, messages, stream, temperature, maxTokens = "max_tokens"
         }
     }
@@ -38,7 +40,7 @@ struct AIController<Context: RequestContext>: Sendable {
         var temperature: Double?
         var maxTokens: Int?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case provider, model, prompt, system, stream, temperature, maxTokens = "max_tokens"
         }
     }

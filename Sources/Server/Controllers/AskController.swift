@@ -13,7 +13,7 @@ struct AskController<Context: RequestContext>: Sendable {
         var tenant: String?
         var topK: Int?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case question, tenant, topK = "top_k"
         }
     }

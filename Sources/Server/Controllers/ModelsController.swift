@@ -22,7 +22,7 @@ struct ModelsController<Context: RequestContext>: Sendable {
 
     struct CleanupBody: Decodable {
         var dryRun: Bool?
-        enum CodingKeys: String, CodingKey { case dryRun = "dry_run" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case dryRun = "dry_run" }
     }
 
     func available() throws -> ServerDependencies.ModelLifecycle {

@@ -9,11 +9,13 @@ enum OpenAIWire {
         struct Message: Decodable {
             var role: String
             var content: MessageContent?
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case role, content }
         }
 
         struct StreamOptions: Decodable {
             var includeUsage: Bool?
-            enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+            enum CodingKeys: String, CodingKey, CaseIterable { case includeUsage = "include_usage" }
         }
 
         var model: String
@@ -28,7 +30,7 @@ enum OpenAIWire {
         /// An appliance extension (the others are in ``RoutingOptions``): the provider, or `auto`.
         var provider: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case model, messages, stream, temperature, stop, n, provider
             case streamOptions = "stream_options"
             case maxTokens = "max_tokens"
@@ -163,7 +165,7 @@ enum OpenAIWire {
         var encodingFormat: String?
         var dimensions: Int?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case model, input, dimensions, encodingFormat = "encoding_format"
         }
     }

@@ -12,7 +12,7 @@ struct RoutingOptions: Decodable {
         var maxLatencyMs: Double?
         var minQuality: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case maxCost = "max_cost", maxLatencyMs = "max_latency_ms", minQuality = "min_quality"
         }
 
@@ -63,6 +63,11 @@ struct RoutingOptions: Decodable {
     var requirements: Requirements?
     var cache: Bool?
     var fallback: Fallback?
+
+    /// Declared so that the OpenAPI drift test can list them.
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case tenant, strategy, task, requirements, cache, fallback
+    }
 
     /// The tenant header, for clients that cannot add body fields.
     static let tenantHeader = RequestTenant.header
