@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// A kind of work the scheduler can run: `housekeeping`, `model_refresh`, `model_cleanup`, and later `backup`,
-/// `backup_verify`, `backup_prune`, `knowledge_sync`.
+/// A kind of work the scheduler can run: `housekeeping`, `model_refresh`, `model_cleanup`, `backup`, `backup_verify`,
+/// `backup_prune`, and later `knowledge_sync`.
 public struct JobKind: Hashable, Sendable, CustomStringConvertible, Codable {
     public let name: String
 
@@ -15,6 +15,12 @@ public struct JobKind: Hashable, Sendable, CustomStringConvertible, Codable {
     public static let housekeeping = JobKind("housekeeping")
     public static let modelRefresh = JobKind("model_refresh")
     public static let modelCleanup = JobKind("model_cleanup")
+    /// Writes a new backup set to the configured target.
+    public static let backup = JobKind("backup")
+    /// Re-downloads and re-hashes the newest complete backup set.
+    public static let backupVerify = JobKind("backup_verify")
+    /// Deletes the backup sets the retention does not keep, then the blobs no kept set references.
+    public static let backupPrune = JobKind("backup_prune")
 }
 
 /// One entry of the configuration file's `schedules:` list: a named job of a kind, at the slots of a cron schedule.
