@@ -130,16 +130,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Backup sets: appliance tables and Ollama model blobs to S3 or a directory; list, verify, restore.
+        // Backup sets: appliance tables and Ollama model blobs to S3 or a directory; list, verify, restore (models
+        // through Ollama's API), prune, client-side encryption.
         .target(
             name: "Backup",
             dependencies: [
-                "Archive", "Lifecycle", "ObjectStore", "Storage",
+                "Archive", "Lifecycle", "ObjectStore", "Providers", "Storage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -156,7 +159,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Lifecycle", "Providers", "Routing", "Storage", "Retrieval",
+                "Backup", "Lifecycle", "ObjectStore", "Providers", "Routing", "Storage", "Retrieval",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -4,6 +4,7 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String {
             case invalidTarget, notFound, incomplete, corrupt, unsafeEntry, schemaTooNew, verifyFailed, conflict, io
+            case busy, encryptionKey, retention, modelRestore
         }
         private let base: Base
         /// The target URL is not `s3://bucket/prefix` or `file:///dir`.
@@ -24,6 +25,14 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
         public static let conflict = Code(base: .conflict)
         /// A local file could not be read or written.
         public static let io = Code(base: .io)
+        /// Another run or prune holds the target (a fresh lock): try again when it has finished.
+        public static let busy = Code(base: .busy)
+        /// The encryption key is missing, unreadable, or not the one the set was written with.
+        public static let encryptionKey = Code(base: .encryptionKey)
+        /// No retention is configured, or its values are unusable: a prune would delete every set.
+        public static let retention = Code(base: .retention)
+        /// Ollama refused or failed a model restore.
+        public static let modelRestore = Code(base: .modelRestore)
         public var description: String { base.rawValue }
     }
 

@@ -212,7 +212,9 @@ public struct RoutingConfiguration: Sendable, Equatable {
     public init() {}
 
     /// Kinds of job this version can run.
-    public static let schedulableKinds: [JobKind] = [.housekeeping, .modelRefresh, .modelCleanup]
+    public static let schedulableKinds: [JobKind] = [
+        .housekeeping, .modelRefresh, .modelCleanup, .backup, .backupVerify, .backupPrune,
+    ]
 
     /// The `lifecycle:` section: Ollama's models directory and the cleanup policy.
     public struct Lifecycle: Sendable, Equatable {
@@ -225,6 +227,9 @@ public struct RoutingConfiguration: Sendable, Equatable {
     }
 
     public var lifecycle = Lifecycle()
+
+    /// The `backups:` section: the S3 target, retention and encryption.
+    public var backups = Backups()
 
     /// What runs without a `schedules:` entry of its kind: housekeeping every 10 minutes (expired cache rows, old
     /// rate-limit windows) and the Ollama inventory every 5 minutes, once per cluster. Cleanup runs only when
