@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "Backup",
             dependencies: [
-                "Archive", "Lifecycle", "ObjectStore", "Providers", "Storage",
+                "Archive", "Lifecycle", "ObjectStore", "Providers", "Routing", "Storage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -225,10 +225,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The S3 client against a real SeaweedFS (deploy/start-seaweedfs.sh; deploy/test.sh starts it).
+        // A proxy in front of the S3 server that fails chosen requests: shared by the S3 and the backup tests.
+        .target(
+            name: "FaultInjection",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/FaultInjection",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ObjectStoreIntegrationTests",
             dependencies: [
-                "ObjectStore",
+                "FaultInjection", "ObjectStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -248,6 +260,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BackupTests",
+            dependencies: ["Backup", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
             dependencies: ["Storage"],
             swiftSettings: swiftSettings
@@ -255,7 +272,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Backup", "ObjectStore", "Archive",
+                "Backup", "FaultInjection", "ObjectStore", "Archive",
                 "Lifecycle", "MiniLM", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,28 +1,8 @@
 import Backup
 import Foundation
-import ObjectStore
 import Routing
 
 extension ApplianceRuntime {
-    /// The S3 client settings: the AWS conventions (`AWS_*`), with the `backups.s3` section's endpoint, region, path
-    /// style and credential variables over them. Secrets come from the environment only.
-    static func s3Configuration(
-        _ settings: RoutingConfiguration.Backups.S3?, environment: [String: String]
-    ) throws -> S3Client.Configuration {
-        var variables: S3Client.Configuration.CredentialVariables?
-        if let settings, let accessKeyID = settings.accessKeyIDVariable, let secret = settings.secretAccessKeyVariable {
-            variables = .init(accessKeyID: accessKeyID, secretAccessKey: secret, sessionToken: settings.sessionTokenVariable)
-        }
-        var configuration = try S3Client.Configuration.fromEnvironment(environment, credentialVariables: variables)
-        if let endpoint = settings?.endpoint {
-            try S3Client.Configuration.validate(endpoint: endpoint)
-            configuration.endpoint = endpoint
-        }
-        if let region = settings?.region { configuration.region = region }
-        if let pathStyle = settings?.pathStyle { configuration.pathStyle = pathStyle }
-        return configuration
-    }
-
     /// The backup service over `url` (`s3://bucket/prefix` or `file:///dir`), else the `backups.s3` section's bucket,
     /// else `<dataDirectory>/backups`; with the Ollama models directory and the encryption key of the configuration.
     func makeBackupService(
@@ -31,8 +11,7 @@ extension ApplianceRuntime {
     ) throws -> BackupService {
         let backups = routing.backups
         let target = try BackupTargets.make(
-            url: url ?? backups.s3?.url, dataDirectory: dataDirectory,
-            s3Configuration: { try Self.s3Configuration(backups.s3, environment: environment) })
+            url: url, backups: backups, dataDirectory: dataDirectory, environment: environment)
         var configuration = BackupService.Configuration()
         configuration.ollamaModelsDirectory = routing.lifecycle.ollamaModelsDirectory
         configuration.encryptionKey = try BackupEncryptionKey.load(
