@@ -211,7 +211,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "Providers", "MiniLM"],
+            dependencies: ["Routing", "Lifecycle", "Providers", "MiniLM"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -261,7 +261,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BackupTests",
-            dependencies: ["Backup", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Backup", "ObjectStore", "Routing", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
