@@ -188,7 +188,7 @@ let package = Package(
         .executableTarget(
             name: "UnityAIBench",
             dependencies: [
-                "MiniLM", "Providers", "Routing",
+                "MiniLM", "ObjectStore", "Providers", "Routing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
