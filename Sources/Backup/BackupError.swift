@@ -33,19 +33,24 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
         public static let retention = Code(base: .retention)
         /// Ollama refused or failed a model restore.
         public static let modelRestore = Code(base: .modelRestore)
+        /// The code's name, such as `notFound`.
         public var description: String { base.rawValue }
     }
 
+    /// What kind of failure.
     public var code: Code
     /// What happened and how to fix it.
     public var message: String
+    /// Where it was thrown: `#fileID:#line`.
     public var location: String
 
+    /// An error of `code` saying `message` (what happened and what to do; never a secret).
     public init(_ code: Code, _ message: String, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.message = message
         self.location = "\(file):\(line)"
     }
 
+    /// `code: message`.
     public var description: String { "\(code): \(message)" }
 }

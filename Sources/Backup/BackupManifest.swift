@@ -38,6 +38,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     public var embeddings: Bool
     /// Rows per table.
     public var tables: [String: Int]
+    /// Every object the set needs, shared blobs included.
     public var objects: [Object]
     /// How the set's objects are encrypted; `nil` for a set written without encryption. The manifest itself is not
     /// encrypted: it holds names, sizes, hashes and row counts, no data.

@@ -68,6 +68,7 @@ public final class BackupRunner: Service, Sendable {
         state.withLock { state in state.statuses.last { $0.id == id }?.status }
     }
 
+    /// Runs the backups started with ``start()`` until graceful shutdown, then cancels the one in progress.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for await request in requests.cancelOnGracefulShutdown() {

@@ -12,8 +12,9 @@ public struct BackupModelRestoreReport: Codable, Sendable {
     public var restored: [String]
     /// Models Ollama already had under their name, left as they are.
     public var alreadyPresent: [String]
-    /// Blobs uploaded to Ollama, and those it already held.
+    /// Blobs uploaded to Ollama.
     public var blobsUploaded: Int
+    /// Blobs Ollama already held.
     public var blobsAlreadyPresent: Int
     /// Layers of a kind this version does not restore, per model.
     public var notes: [String]

@@ -5,6 +5,7 @@ import Storage
 
 /// What `backup restore` did.
 public struct BackupRestoreReport: Codable, Sendable {
+    /// The set's id.
     public var id: String
     /// Rows read from the set per table.
     public var tables: [String: Int]

@@ -9,14 +9,17 @@ import Storage
 public struct BackupRunReport: Codable, Sendable {
     /// The new set's id.
     public var id: String
+    /// When the run started.
     public var created: Date
-    /// Objects in the set's manifest (shared blobs included), and their bytes.
+    /// Objects in the set's manifest (shared blobs included).
     public var objects: Int
+    /// Their bytes.
     public var bytes: Int
     /// Rows per table.
     public var tables: [String: Int]
-    /// Model blobs uploaded by this run, and those already stored by an earlier one.
+    /// Model blobs uploaded by this run.
     public var blobsUploaded: Int
+    /// Model blobs already stored by an earlier run.
     public var blobsAlreadyStored: Int
     /// Incomplete sets older than an hour that this run removed.
     public var removedIncompleteSets: [String]

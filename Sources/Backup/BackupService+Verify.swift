@@ -6,8 +6,9 @@ import NIOPosix
 public struct BackupVerifyReport: Encodable, Sendable {
     /// The set's id.
     public var id: String
-    /// Objects re-downloaded and re-hashed, and their bytes.
+    /// Objects re-downloaded and re-hashed.
     public var objects: Int
+    /// Their bytes.
     public var bytes: Int
     /// Rows counted in the table archives.
     public var rows: Int

@@ -24,6 +24,7 @@ public struct BackupService: Sendable {
         /// Encrypts new sets and decrypts encrypted ones. Defaults to `nil`: new sets are written unencrypted, and
         /// encrypted sets cannot be verified or restored.
         public var encryptionKey: BackupEncryptionKey?
+        /// Everything at its default.
         public init() {}
     }
 

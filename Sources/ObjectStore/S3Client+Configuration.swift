@@ -124,6 +124,7 @@ extension S3Client {
             /// The session token's variable, for temporary credentials; `nil` for none.
             public var sessionToken: String?
 
+            /// The variables called so.
             public init(accessKeyID: String, secretAccessKey: String, sessionToken: String?) {
                 self.accessKeyID = accessKeyID
                 self.secretAccessKey = secretAccessKey

@@ -13,6 +13,7 @@ extension RoutingConfiguration {
         /// Client-side encryption of new sets. Defaults to `nil`: sets are written unencrypted.
         public var encryption: Encryption?
 
+        /// No S3 section, no retention, no encryption.
         public init() {}
 
         /// `backups.s3`: a bucket and prefix on AWS or another S3 server.
@@ -32,9 +33,12 @@ extension RoutingConfiguration {
             /// The environment variables holding the access key ID, the secret key and a session token; `nil` (the
             /// default) reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
             public var accessKeyIDVariable: String?
+            /// `secret_access_key_env`: the variable holding the secret key.
             public var secretAccessKeyVariable: String?
+            /// `session_token_env`: the variable holding a session token.
             public var sessionTokenVariable: String?
 
+            /// A section for `bucket` and `prefix`, every other key at its default.
             public init(bucket: String, prefix: String = "") {
                 self.bucket = bucket
                 self.prefix = prefix
@@ -51,6 +55,7 @@ extension RoutingConfiguration {
             /// `key_file`: a file holding the key (32 raw bytes, or 64 hex digits or base64 text).
             public var keyFile: String?
 
+            /// The key from the variable `keyVariable` or the file `keyFile`.
             public init(keyVariable: String? = nil, keyFile: String? = nil) {
                 self.keyVariable = keyVariable
                 self.keyFile = keyFile

@@ -34,6 +34,7 @@ public struct ServerDependencies: Sendable {
         /// Runs backups started by `POST /api/backups`; it must be among the server's services.
         public var runner: BackupRunner
 
+        /// The service maker and the runner (which must also be among ``ServerDependencies/services``).
         public init(service: @escaping @Sendable () throws -> BackupService, runner: BackupRunner) {
             self.service = service
             self.runner = runner

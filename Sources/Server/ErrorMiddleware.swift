@@ -86,7 +86,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as ObjectStoreError:
             // The bucket's server failed or refused us: the gateway's problem, said in the client's words (the
             // message names the bucket and access key, never a secret).
-            return APIError(status: .badGateway, code: "object_store_\(error.code)", message: error.message)
+            return APIError(status: .badGateway, code: "object_store_" + snakeCase("\(error.code)"), message: error.message)
         case is NIOTooManyBytesError:
             return APIError(status: .contentTooLarge, code: "body_too_large", message: "The request body is too large.")
         case let error as any HTTPResponseError:
@@ -101,6 +101,17 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIError(
                 status: .internalServerError, code: "internal_error",
                 message: "The request failed on the server; see the server log.")
+        }
+    }
+
+    /// `signatureMismatch` as `signature_mismatch`.
+    static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { result, character in
+            if character.isUppercase {
+                result += "_" + character.lowercased()
+            } else {
+                result.append(character)
+            }
         }
     }
 

@@ -10,6 +10,7 @@ public enum BackupRetentionPlanner {
         /// When the set was written (a complete set's manifest; an incomplete set's id).
         public var created: Date
 
+        /// A set called `id`, written at `created`.
         public init(id: String, created: Date) {
             self.id = id
             self.created = created
@@ -25,6 +26,7 @@ public enum BackupRetentionPlanner {
         /// The newest set of `week` (`2026-W48`), one of the `keep_weekly` weeks.
         case weekly(week: String)
 
+        /// `last 1`, `daily 2026-11-29`, `weekly 2026-W48`.
         public var description: String {
             switch self {
             case .last(let rank): "last \(rank)"
@@ -36,7 +38,9 @@ public enum BackupRetentionPlanner {
 
     /// A kept set and every rule that keeps it.
     public struct Kept: Sendable, Hashable {
+        /// The set.
         public var set: Candidate
+        /// Every rule that keeps it.
         public var reasons: [Reason]
     }
 

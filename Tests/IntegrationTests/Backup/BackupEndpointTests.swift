@@ -152,6 +152,78 @@ import Testing
         }
     }
 
+    /// A local target whose first put waits until the test opens the gate: a backup that is still running.
+    struct GatedTarget: BackupTarget {
+        let inner: LocalBackupTarget
+        let gate: AsyncStream<Void>
+        var description: String { inner.description }
+        func put(_ body: BackupByteStream, at key: String, sizeHint: Int?) async throws {
+            for await _ in gate { break }
+            try await inner.put(body, at: key, sizeHint: sizeHint)
+        }
+        func get(_ key: String) async throws -> BackupByteStream { try await inner.get(key) }
+        func head(_ key: String) async throws -> BackupObject? { try await inner.head(key) }
+        func list(prefix: String) async throws -> [BackupObject] { try await inner.list(prefix: prefix) }
+        func delete(_ key: String) async throws { try await inner.delete(key) }
+    }
+
+    @Test func oneBackupRunsAtATimeAndASecondStartIsRefusedWith409() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.delete() }
+        let (gate, opener) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .unbounded)
+        let target = GatedTarget(inner: try LocalBackupTarget(directory: directory.path), gate: gate)
+        try await TestDatabase.withFreshDatabase { database, _ in
+            let app = try Self.application(database: database, target: target)
+            try await app.test(.router) { client in
+                let id = try await client.execute(uri: "/api/backups", method: .post) { response in
+                    #expect(response.status == .accepted)
+                    return try #require(try Self.json(response)["id"] as? String)
+                }
+                try await client.execute(uri: "/api/backups", method: .post) { response in
+                    #expect(response.status == .conflict)
+                    let code = try Self.errorCode(response)
+                    #expect(code == "backup_busy")
+                    #expect(String(buffer: response.body).contains("/api/backups/\(id)"))
+                }
+                try await client.execute(uri: "/api/backups/\(id)", method: .get) { response in
+                    let status = try Self.json(response)["status"] as? String
+                    #expect(status == "running")
+                }
+                opener.finish()  // every put goes through from now on
+                var status = "running"
+                while status == "running" {
+                    try await Task.sleep(for: .milliseconds(100))
+                    status = try await client.execute(uri: "/api/backups/\(id)", method: .get) { response in
+                        try Self.json(response)["status"] as? String ?? "?"
+                    }
+                }
+                #expect(status == "complete")
+                try await client.execute(uri: "/api/backups", method: .post) { response in
+                    #expect(response.status == .accepted)
+                }
+            }
+        }
+    }
+
+    @Test func aRefusingS3ServerAnswers502NamingTheAccessKeyAndNoSecret() async throws {
+        let wrongSecret = "wrong-secret-\(UUID().uuidString)"
+        let client = try await BackupFixtures.client(secretAccessKey: wrongSecret)
+        let target = S3BackupTarget(client: client, prefix: BackupFixtures.prefix("refused"))
+        let accessKeyID = try BackupFixtures.s3Settings().accessKeyID
+        try await TestDatabase.withFreshDatabase { database, _ in
+            let app = try Self.application(database: database, target: target)
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/api/backups", method: .get) { response in
+                    #expect(response.status == .badGateway)
+                    let code = try Self.errorCode(response)
+                    #expect(code == "object_store_signature_mismatch")
+                    let body = String(buffer: response.body)
+                    #expect(body.contains(accessKeyID) && !body.contains(wrongSecret))
+                }
+            }
+        }
+    }
+
     static func application(database: Database, target: any BackupTarget) throws -> some ApplicationProtocol {
         let make: @Sendable () throws -> BackupService = { BackupFixtures.service(database, target) }
         let runner = BackupRunner(make: make, logger: TestDatabase.logger)
