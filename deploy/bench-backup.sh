@@ -41,9 +41,10 @@ trap cleanup EXIT
 
 export AWS_ACCESS_KEY_ID="$UNITY_AI_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$UNITY_AI_TEST_S3_SECRET_KEY"
 export AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL="$UNITY_AI_TEST_S3_ENDPOINT"
-export DATABASE_URL="$bench_url" OLLAMA_MODELS="$work/models" UNITY_AI_EMBEDDING_MODEL=local
+printf 'lifecycle:\n  ollama_models_dir: %s\n' "$work/models" > "$work/config.yaml"
+export DATABASE_URL="$bench_url" UNITY_AI_CONFIG="$work/config.yaml" UNITY_AI_EMBEDDING_MODEL=local
 export UNITY_AI_MIGRATIONS_DIR="$PWD/migrations" LOG_LEVEL=error
-unset UNITY_AI_CONFIG OLLAMA_HOST
+unset OLLAMA_HOST OLLAMA_MODELS
 bucket="unity-ai-bench-$(date +%s)"
 "$aws" --endpoint-url "$UNITY_AI_TEST_S3_ENDPOINT" s3 mb "s3://$bucket" >/dev/null
 
