@@ -13,21 +13,17 @@ public struct BackupVerifyReport: Encodable, Sendable {
     /// Rows counted in the table archives.
     public var rows: Int
     /// One line per failed object, naming it; empty when the set is intact.
-    public var failures: [String]
+    public var failures: [String] { didSet { ok = failures.isEmpty } }
     /// Whether every object is intact.
-    public var ok: Bool { failures.isEmpty }
+    public private(set) var ok = true
 
-    enum CodingKeys: String, CodingKey { case id, objects, bytes, rows, failures, ok }
-
-    /// Encodes the figures and ``ok``.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(objects, forKey: .objects)
-        try container.encode(bytes, forKey: .bytes)
-        try container.encode(rows, forKey: .rows)
-        try container.encode(failures, forKey: .failures)
-        try container.encode(ok, forKey: .ok)
+    /// An empty report for set `id`.
+    init(id: String) {
+        self.id = id
+        objects = 0
+        bytes = 0
+        rows = 0
+        failures = []
     }
 }
 
@@ -39,7 +35,7 @@ extension BackupService {
         let key = try key(for: manifest)
         let directory = try HashingFile.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var report = BackupVerifyReport(id: id, objects: 0, bytes: 0, rows: 0, failures: [])
+        var report = BackupVerifyReport(id: id)
         for (index, object) in manifest.objects.enumerated() {
             let path = directory + "/object-\(index)"
             defer { try? FileManager.default.removeItem(atPath: path) }
