@@ -141,16 +141,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Backup sets: appliance tables and Ollama model blobs to S3 or a directory; list, verify, restore.
+        // Backup sets: appliance tables and Ollama model blobs to S3 or a directory; list, verify, restore (models
+        // through Ollama's API), prune, client-side encryption.
         .target(
             name: "Backup",
             dependencies: [
-                "Archive", "Lifecycle", "ObjectStore", "Storage",
+                "Archive", "Lifecycle", "ObjectStore", "Providers", "Routing", "Storage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -167,7 +170,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Deadlines", "Lifecycle", "Providers", "Routing", "Storage", "Retrieval",
+                "Backup", "Deadlines", "Lifecycle", "ObjectStore", "Providers", "Routing", "Storage", "Retrieval",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -200,7 +203,7 @@ let package = Package(
         .executableTarget(
             name: "UnityAIBench",
             dependencies: [
-                "MiniLM", "Providers", "Routing",
+                "MiniLM", "ObjectStore", "Providers", "Routing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -228,7 +231,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "Providers", "MiniLM"],
+            dependencies: ["Routing", "Lifecycle", "Providers", "MiniLM"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -242,10 +245,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The S3 client against a real SeaweedFS (deploy/start-seaweedfs.sh; deploy/test.sh starts it).
+        // A proxy in front of the S3 server that fails chosen requests: shared by the S3 and the backup tests.
+        .target(
+            name: "FaultInjection",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/FaultInjection",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ObjectStoreIntegrationTests",
             dependencies: [
-                "ObjectStore",
+                "FaultInjection", "ObjectStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -265,6 +280,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BackupTests",
+            dependencies: ["Backup", "ObjectStore", "Routing", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
             dependencies: ["Storage"],
             swiftSettings: swiftSettings
@@ -272,9 +292,10 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Backup", "ObjectStore", "Archive",
+                "Backup", "FaultInjection", "ObjectStore", "Archive",
                 "Lifecycle", "MiniLM", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

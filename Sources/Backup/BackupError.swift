@@ -4,6 +4,7 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String {
             case invalidTarget, notFound, incomplete, corrupt, unsafeEntry, schemaTooNew, verifyFailed, conflict, io
+            case busy, encryptionKey, retention, modelRestore
         }
         private let base: Base
         /// The target URL is not `s3://bucket/prefix` or `file:///dir`.
@@ -24,19 +25,32 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
         public static let conflict = Code(base: .conflict)
         /// A local file could not be read or written.
         public static let io = Code(base: .io)
+        /// Another run or prune holds the target (a fresh lock): try again when it has finished.
+        public static let busy = Code(base: .busy)
+        /// The encryption key is missing, unreadable, or not the one the set was written with.
+        public static let encryptionKey = Code(base: .encryptionKey)
+        /// No retention is configured, or its values are unusable: a prune would delete every set.
+        public static let retention = Code(base: .retention)
+        /// Ollama refused or failed a model restore.
+        public static let modelRestore = Code(base: .modelRestore)
+        /// The code's name, such as `notFound`.
         public var description: String { base.rawValue }
     }
 
+    /// What kind of failure.
     public var code: Code
     /// What happened and how to fix it.
     public var message: String
+    /// Where it was thrown: `#fileID:#line`.
     public var location: String
 
+    /// An error of `code` saying `message` (what happened and what to do; never a secret).
     public init(_ code: Code, _ message: String, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.message = message
         self.location = "\(file):\(line)"
     }
 
+    /// `code: message`.
     public var description: String { "\(code): \(message)" }
 }

@@ -16,24 +16,44 @@ public struct BackupManifest: Codable, Sendable, Hashable {
         public var sha256: String
         /// Size in bytes.
         public var size: Int
-        /// For tables: the table and its row count.
+        /// For tables: the table's name.
         public var table: String?
+        /// For tables: the row count.
         public var rows: Int?
         /// For model manifests: the model's name.
         public var model: String?
     }
 
+    /// ``currentFormat`` when written.
     public var format: Int
+    /// The set's id (see ``BackupSetID``).
     public var id: String
+    /// When the run started.
     public var created: Date
     /// The highest migration applied when the set was written.
     public var schemaVersion: Int
+    /// The version of the appliance that wrote the set.
     public var applianceVersion: String
     /// Whether `chunk_embeddings` is in the set.
     public var embeddings: Bool
     /// Rows per table.
     public var tables: [String: Int]
+    /// Every object the set needs, shared blobs included.
     public var objects: [Object]
+    /// How the set's objects are encrypted; `nil` for a set written without encryption. The manifest itself is not
+    /// encrypted: it holds names, sizes, hashes and row counts, no data.
+    public var encryption: Encryption?
+
+    /// Client-side encryption of a set. With it, each object's ``Object/sha256`` and ``Object/size`` are those of the
+    /// plaintext (checked after decryption); the stored object is larger (see ``BackupCipher``).
+    public struct Encryption: Codable, Sendable, Hashable {
+        /// `AES-256-GCM`.
+        public var algorithm: String
+        /// The ``BackupEncryptionKey/id`` of the key the set was written with: a fingerprint, never the key.
+        public var keyID: String
+        /// Plaintext bytes per sealed segment.
+        public var segmentSize: Int
+    }
 
     /// The key of the manifest of set `id`.
     public static func key(of id: String) -> String { "sets/\(id)/manifest.json" }

@@ -2,12 +2,14 @@ import Foundation
 
 /// A set in the target, as `backup list` shows it.
 public struct BackupSetSummary: Codable, Sendable, Hashable {
+    /// The set's id.
     public var id: String
     /// From the manifest; for an incomplete set, from its id.
     public var created: Date?
-    /// Objects and bytes: the manifest's (shared blobs included) for a complete set, what is stored under
-    /// `sets/<id>/` for an incomplete one.
+    /// Objects: the manifest's (shared blobs included) for a complete set, what is stored under `sets/<id>/` for an
+    /// incomplete one.
     public var objects: Int
+    /// Their bytes, counted the same way.
     public var bytes: Int
     /// `false` when the set has no manifest (an interrupted run).
     public var complete: Bool
@@ -19,16 +21,31 @@ extension BackupService {
         var result: [BackupSetSummary] = []
         for set in try await sets() {
             if set.complete {
-                let manifest = try await manifest(of: set.id)
-                result.append(
-                    .init(
-                        id: set.id, created: manifest.created, objects: manifest.objects.count,
-                        bytes: manifest.objects.reduce(0) { $0 + $1.size }, complete: true))
+                result.append(Self.summary(of: try await manifest(of: set.id)))
             } else if includeIncomplete {
                 result.append(set)
             }
         }
         return result
+    }
+
+    /// The set `id`: from its manifest when it is complete, from what is stored under `sets/<id>/` when not.
+    /// - Throws: ``BackupError/Code/notFound`` when nothing of the set exists.
+    public func summary(of id: String) async throws -> BackupSetSummary {
+        do {
+            return Self.summary(of: try await manifest(of: id))
+        } catch let error as BackupError where error.code == .incomplete {
+            let objects = try await target.list(prefix: "sets/\(id)/")
+            return BackupSetSummary(
+                id: id, created: BackupSetID.date(of: id), objects: objects.count,
+                bytes: objects.reduce(0) { $0 + $1.size }, complete: false)
+        }
+    }
+
+    static func summary(of manifest: BackupManifest) -> BackupSetSummary {
+        BackupSetSummary(
+            id: manifest.id, created: manifest.created, objects: manifest.objects.count,
+            bytes: manifest.objects.reduce(0) { $0 + $1.size }, complete: true)
     }
 
     /// Every set id under `sets/`, with what is stored for it and whether it has its manifest.

@@ -5,6 +5,7 @@ import Storage
 
 /// What `backup restore` did.
 public struct BackupRestoreReport: Codable, Sendable {
+    /// The set's id.
     public var id: String
     /// Rows read from the set per table.
     public var tables: [String: Int]
@@ -31,6 +32,7 @@ extension BackupService {
                 "Set \(id) was written at schema version \(manifest.schemaVersion); this appliance is at \(current). "
                     + "Upgrade the appliance, then restore.")
         }
+        let key = try key(for: manifest)
         let directory = try HashingFile.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Every table downloaded and checked before the first row is written.
@@ -42,7 +44,7 @@ extension BackupService {
             if tenant != nil && table.tenantCondition("r") == nil { continue }
             let path = directory + "/" + table.name + ".tar.gz"
             do {
-                try await download(object, to: path)
+                try await download(object, to: path, key: key)
             } catch let error as BackupError {
                 throw BackupError(error.code, "\(object.key): \(error.message)")
             }

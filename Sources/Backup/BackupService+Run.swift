@@ -9,14 +9,17 @@ import Storage
 public struct BackupRunReport: Codable, Sendable {
     /// The new set's id.
     public var id: String
+    /// When the run started.
     public var created: Date
-    /// Objects in the set's manifest (shared blobs included), and their bytes.
+    /// Objects in the set's manifest (shared blobs included).
     public var objects: Int
+    /// Their bytes.
     public var bytes: Int
     /// Rows per table.
     public var tables: [String: Int]
-    /// Model blobs uploaded by this run, and those already stored by an earlier one.
+    /// Model blobs uploaded by this run.
     public var blobsUploaded: Int
+    /// Model blobs already stored by an earlier run.
     public var blobsAlreadyStored: Int
     /// Incomplete sets older than an hour that this run removed.
     public var removedIncompleteSets: [String]
@@ -30,14 +33,44 @@ struct TableExport: Sendable {
 }
 
 extension BackupService {
-    /// Writes a new set: tables, model manifests and blobs, then the manifest.
+    /// Writes a new set: tables, model manifests and blobs, then the manifest. Holds a run lock in the target
+    /// meanwhile, and refuses to start while a prune holds one.
     ///
     /// - Parameters:
+    ///   - id: The new set's id; `nil` (the default) makes one for `date`.
     ///   - beforeManifest: Called before the manifest is written (tests throw here to interrupt a run).
+    /// - Throws: ``BackupError/Code/busy`` while a prune runs on the target.
     public func run(
-        date: Date = .now, beforeManifest: @Sendable () async throws -> Void = {}
+        date: Date = .now, id: String? = nil, beforeManifest: @Sendable () async throws -> Void = {}
     ) async throws -> BackupRunReport {
-        let id = BackupSetID.make(date: date)
+        let id = id ?? BackupSetID.make(date: date)
+        guard BackupSetID.date(of: id) != nil else {
+            throw BackupError(.invalidTarget, "'\(id)' is not a backup set id (such as 20261129T233000Z-1a2b3c).")
+        }
+        let lock = BackupLock(kind: .run, id: id)
+        try await lock.take(in: target)
+        do {
+            let prunes = try await BackupLock.all(in: target).filter {
+                $0.kind == .prune && $0.isFresh(at: date, maximumAge: configuration.incompleteSetMaximumAge)
+            }
+            if let prune = prunes.first {
+                throw BackupError(
+                    .busy,
+                    "A prune of \(target) is running (its lock \(prune.key) is less than an hour old): run the backup "
+                        + "again when it has finished.")
+            }
+            let report = try await write(id: id, date: date, beforeManifest: beforeManifest)
+            await lock.release(in: target)
+            return report
+        } catch {
+            await lock.release(in: target)
+            throw error
+        }
+    }
+
+    private func write(
+        id: String, date: Date, beforeManifest: @Sendable () async throws -> Void
+    ) async throws -> BackupRunReport {
         let removed = try await removeIncompleteSets(now: date)
         let schemaVersion = try await schemaVersion()
         let directory = try HashingFile.temporaryDirectory()
@@ -50,7 +83,7 @@ extension BackupService {
             let key = export.table.key(inSet: id)
             let tally = HashingFile.Tally()
             let size = (try? FileManager.default.attributesOfItem(atPath: export.path)[.size] as? NSNumber)?.intValue
-            try await target.put(try HashingFile.stream(path: export.path, tally: tally), at: key, sizeHint: size)
+            try await put(try HashingFile.stream(path: export.path, tally: tally), at: key, plainSize: size)
             let (sha256, bytes) = tally.result
             objects.append(
                 .init(kind: "table", key: key, sha256: sha256, size: bytes, table: export.table.name, rows: export.rows))
@@ -68,13 +101,32 @@ extension BackupService {
         let manifest = BackupManifest(
             format: BackupManifest.currentFormat, id: id, created: date, schemaVersion: schemaVersion,
             applianceVersion: configuration.applianceVersion, embeddings: configuration.includeEmbeddings,
-            tables: Dictionary(uniqueKeysWithValues: exports.map { ($0.table.name, $0.rows) }), objects: objects)
+            tables: Dictionary(uniqueKeysWithValues: exports.map { ($0.table.name, $0.rows) }), objects: objects,
+            encryption: configuration.encryptionKey.map {
+                .init(algorithm: "AES-256-GCM", keyID: $0.id, segmentSize: BackupCipher.segmentSize)
+            })
         let data = try BackupManifest.encoder().encode(manifest)
         try await target.put(.single(.init(bytes: data)), at: BackupManifest.key(of: id), sizeHint: data.count)
         logger.info("Backup set written", metadata: ["backup.id": "\(id)", "backup.objects": "\(objects.count)"])
         return BackupRunReport(
             id: id, created: date, objects: objects.count, bytes: objects.reduce(0) { $0 + $1.size },
             tables: manifest.tables, blobsUploaded: uploaded, blobsAlreadyStored: present, removedIncompleteSets: removed)
+    }
+
+    /// Stores `body` at `key`, encrypted when the configuration has a key.
+    func put(_ body: BackupByteStream, at key: String, plainSize: Int?) async throws {
+        guard let encryptionKey = configuration.encryptionKey else {
+            return try await target.put(body, at: key, sizeHint: plainSize)
+        }
+        try await target.put(
+            BackupCipher.encrypt(body, key: encryptionKey), at: key,
+            sizeHint: plainSize.map { BackupCipher.encryptedSize(plainSize: $0) })
+    }
+
+    /// Where a model blob is stored: `blobs/sha256-<hex>`, or `blobs/enc-<key id>/sha256-<hex>` when encrypted, so
+    /// that every blob a set references opens with the set's key.
+    func blobKey(_ digest: OllamaDigest) -> String {
+        configuration.encryptionKey.map { "blobs/enc-\($0.id)/\(digest.blobFileName)" } ?? "blobs/\(digest.blobFileName)"
     }
 
     /// Exports `tables` to `<directory>/<table>.tar.gz` from one read-only snapshot, a page of rows at a time.
@@ -150,14 +202,14 @@ extension BackupService {
                     throw BackupError(.io, "Model \(manifest.name.displayName) needs blob \(digest), which is not in \(root).")
                 }
                 done.insert(digest)
-                let key = "blobs/" + digest.blobFileName
+                let key = blobKey(digest)
                 if try await target.head(key) != nil {
                     present += 1
                 } else {
                     let tally = HashingFile.Tally()
-                    try await target.put(
+                    try await put(
                         try HashingFile.stream(path: root + "/" + blob.path, tally: tally), at: key,
-                        sizeHint: Int(blob.bytes))
+                        plainSize: Int(blob.bytes))
                     guard tally.result.sha256 == digest.hex.lowercased() else {
                         try? await target.delete(key)
                         throw BackupError(.corrupt, "Blob \(blob.path) in \(root) does not hash to its name: it is damaged.")
@@ -169,7 +221,7 @@ extension BackupService {
             }
             let key = "sets/\(setID)/models/\(manifest.path)"
             let tally = HashingFile.Tally()
-            try await target.put(try HashingFile.stream(path: root + "/" + manifest.path, tally: tally), at: key, sizeHint: nil)
+            try await put(try HashingFile.stream(path: root + "/" + manifest.path, tally: tally), at: key, plainSize: nil)
             let (sha256, size) = tally.result
             objects.append(
                 .init(kind: "modelManifest", key: key, sha256: sha256, size: size, model: manifest.name.displayName))

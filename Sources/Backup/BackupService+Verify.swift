@@ -3,16 +3,28 @@ import Foundation
 import NIOPosix
 
 /// What `backup verify` found.
-public struct BackupVerifyReport: Codable, Sendable {
+public struct BackupVerifyReport: Encodable, Sendable {
+    /// The set's id.
     public var id: String
-    /// Objects re-downloaded and re-hashed, and their bytes.
+    /// Objects re-downloaded and re-hashed.
     public var objects: Int
+    /// Their bytes.
     public var bytes: Int
     /// Rows counted in the table archives.
     public var rows: Int
     /// One line per failed object, naming it; empty when the set is intact.
-    public var failures: [String]
-    public var ok: Bool { failures.isEmpty }
+    public var failures: [String] { didSet { ok = failures.isEmpty } }
+    /// Whether every object is intact.
+    public private(set) var ok = true
+
+    /// An empty report for set `id`.
+    init(id: String) {
+        self.id = id
+        objects = 0
+        bytes = 0
+        rows = 0
+        failures = []
+    }
 }
 
 extension BackupService {
@@ -20,14 +32,15 @@ extension BackupService {
     /// a damaged object, but lists it in ``BackupVerifyReport/failures``.
     public func verify(id: String) async throws -> BackupVerifyReport {
         let manifest = try await manifest(of: id)
+        let key = try key(for: manifest)
         let directory = try HashingFile.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var report = BackupVerifyReport(id: id, objects: 0, bytes: 0, rows: 0, failures: [])
+        var report = BackupVerifyReport(id: id)
         for (index, object) in manifest.objects.enumerated() {
             let path = directory + "/object-\(index)"
             defer { try? FileManager.default.removeItem(atPath: path) }
             do {
-                try await download(object, to: path)
+                try await download(object, to: path, key: key)
                 report.objects += 1
                 report.bytes += object.size
                 if object.kind == "table", let name = object.table {
@@ -50,15 +63,42 @@ extension BackupService {
         return report
     }
 
-    /// Downloads `object` to `path` and checks its size and SHA-256 against the manifest.
-    func download(_ object: BackupManifest.Object, to path: String) async throws {
+    /// The key that opens the objects of `manifest`'s set; `nil` for a set written without encryption.
+    /// - Throws: ``BackupError/Code/encryptionKey`` when the set is encrypted and no key, or another key, is
+    ///   configured.
+    func key(for manifest: BackupManifest) throws -> BackupEncryptionKey? {
+        guard let encryption = manifest.encryption else { return nil }
+        guard let key = configuration.encryptionKey else {
+            throw BackupError(
+                .encryptionKey,
+                "Set \(manifest.id) is encrypted (\(encryption.algorithm), key \(encryption.keyID)) and no key is "
+                    + "configured: set backups.encryption.key_env or key_file to the key it was written with.")
+        }
+        guard key.id == encryption.keyID else {
+            throw BackupError(
+                .encryptionKey,
+                "Set \(manifest.id) was encrypted with key \(encryption.keyID); the configured key is \(key.id). "
+                    + "Configure the key the set was written with (backups.encryption).")
+        }
+        return key
+    }
+
+    /// The bytes of `object`, decrypted with `key` when the set is encrypted.
+    func contents(of object: BackupManifest.Object, key: BackupEncryptionKey?) async throws -> BackupByteStream {
         let stream: BackupByteStream
         do {
             stream = try await target.get(object.key)
         } catch let error as BackupError where error.code == .notFound {
             throw BackupError(.notFound, "missing from \(target)")
         }
-        let (sha256, size) = try await HashingFile.write(stream, to: path)
+        guard let key else { return stream }
+        return BackupCipher.decrypt(stream, key: key, name: object.key)
+    }
+
+    /// Downloads `object` to `path` (decrypting it with `key` when the set is encrypted) and checks its size and
+    /// SHA-256 against the manifest.
+    func download(_ object: BackupManifest.Object, to path: String, key: BackupEncryptionKey?) async throws {
+        let (sha256, size) = try await HashingFile.write(try await contents(of: object, key: key), to: path)
         guard size == object.size, sha256 == object.sha256 else {
             throw BackupError(
                 .corrupt,

@@ -18,19 +18,27 @@ public struct BackupService: Sendable {
         public var ollamaModelsDirectory: String?
         /// Written into the manifest. Defaults to ``BackupService/applianceVersion``.
         public var applianceVersion = BackupService.applianceVersion
-        /// Leftovers of incomplete sets older than this are removed by the next run. Defaults to one hour.
+        /// Leftovers of incomplete sets older than this are removed by the next run, and locks older than this are
+        /// stale. Defaults to one hour.
         public var incompleteSetMaximumAge: Duration = .seconds(3600)
+        /// Encrypts new sets and decrypts encrypted ones. Defaults to `nil`: new sets are written unencrypted, and
+        /// encrypted sets cannot be verified or restored.
+        public var encryptionKey: BackupEncryptionKey?
+        /// Everything at its default.
         public init() {}
     }
 
     /// The appliance version written into manifests.
     public static let applianceVersion = "unity-ai 0.1.0-dev"
 
+    /// What runs include, and the encryption key.
     public let configuration: Configuration
     let database: Database
-    let target: any BackupTarget
+    /// Where the sets are.
+    public let target: any BackupTarget
     let logger: Logger
 
+    /// A service over `target`, reading and restoring `database`.
     public init(configuration: Configuration = .init(), database: Database, target: any BackupTarget, logger: Logger) {
         self.configuration = configuration
         self.database = database

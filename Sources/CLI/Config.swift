@@ -64,6 +64,17 @@ struct Config: AsyncParsableCommand {
                     + "max idle \(lifecycle.policy.maxIdleDays.map { "\($0) days" } ?? "none"); "
                     + "disk budget \(lifecycle.policy.diskBudget.map { "\($0) bytes" } ?? "none"); "
                     + "remove orphans \(lifecycle.policy.removeOrphans)")
+            let backups = configuration.backups
+            // Variable names only: the values are secrets.
+            let s3 = backups.s3.map { s3 in
+                "\(s3.url) at \(s3.endpoint ?? "AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS"), region \(s3.region ?? "from AWS_REGION or us-east-1"), "
+                    + "credentials from \(s3.accessKeyIDVariable.map { "\($0)/\(s3.secretAccessKeyVariable ?? "")" } ?? "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")"
+                    + (s3.pathStyle.map { ", path style \($0)" } ?? "")
+            }
+            let encryption = backups.encryption.map { "AES-256-GCM, key from " + ($0.keyVariable.map { "$\($0)" } ?? $0.keyFile ?? "") }
+            print(
+                "backups: target \(s3 ?? "<data-dir>/backups"); retention \(backups.retention.description); "
+                    + "encryption \(encryption ?? "off")")
             for notice in configuration.notices { print("note: \(notice)") }
         }
     }

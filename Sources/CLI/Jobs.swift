@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backup
 import Foundation
 import Ingest
 import Lifecycle
@@ -9,7 +10,13 @@ import Storage
 extension ApplianceRuntime {
     /// The scheduler over the configuration's schedules (and the default ones), with what each job kind does, its
     /// claims and history in `job_runs`.
-    func makeScheduler(models: ModelLifecycleManager? = nil) -> JobScheduler {
+    ///
+    /// - Parameters:
+    ///   - backups: Makes the backup service the backup kinds run over (at each run, so that a target that cannot be
+    ///     set up fails that run with its reason).
+    func makeScheduler(
+        models: ModelLifecycleManager? = nil, backups: (@Sendable () throws -> BackupService)? = nil
+    ) -> JobScheduler {
         let client = self.client
         let logger = self.logger
         let knowledgeItems = makeKnowledgeItemSync(ingestor: makeIngestor())
@@ -35,13 +42,16 @@ extension ApplianceRuntime {
                 return "\(report.actions.count) actions, \(report.measuredBytesFreed ?? report.bytesFreedTotal) bytes freed"
             }
         }
+        if let backups {
+            jobs.merge(BackupService.scheduledWork(retention: routing.backups.retention, make: backups)) { first, _ in first }
+        }
         var schedules: [JobSchedule] = []
         for schedule in routing.effectiveSchedules {
             if jobs[schedule.kind] != nil {
                 schedules.append(schedule)
             } else if routing.schedules.contains(schedule) {
                 logger.warning(
-                    "A scheduled job cannot run here: no Ollama endpoint is configured",
+                    "A scheduled job cannot run here: no Ollama endpoint is configured, or no backup target",
                     metadata: ["job.name": "\(schedule.name)", "job.kind": "\(schedule.kind)"])
             }
         }
@@ -63,7 +73,9 @@ struct Jobs: AsyncParsableCommand {
         func run() async throws {
             let logger = try options.makeLogger(label: "unity-ai.jobs", defaultLevel: .notice)
             let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
-            let scheduler = runtime.makeScheduler(models: runtime.makeModelLifecycle(answerModel: options.resolvedAnswerModel)?.manager)
+            let scheduler = runtime.makeScheduler(
+                models: runtime.makeModelLifecycle(answerModel: options.resolvedAnswerModel)?.manager,
+                backups: runtime.backupServiceMaker(options))
             let json = self.json
             let rows = try await runtime.withDatabase { runtime in
                 try await JobStatus.all(scheduler: scheduler, ledger: PostgresJobRunLedger(client: runtime.client, logger: logger))
@@ -121,7 +133,10 @@ struct Jobs: AsyncParsableCommand {
             let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
             let name = self.name
             let models = runtime.makeModelLifecycle(answerModel: options.resolvedAnswerModel)?.manager
-            let run = try await runtime.withDatabase { runtime in try await runtime.makeScheduler(models: models).runNow(name: name) }
+            let backups = runtime.backupServiceMaker(options)
+            let run = try await runtime.withDatabase { runtime in
+                try await runtime.makeScheduler(models: models, backups: backups).runNow(name: name)
+            }
             if json {
                 try printJSON(run)
             } else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backup
 import Foundation
 import Hummingbird
 import Logging
@@ -67,8 +68,12 @@ struct Serve: AsyncParsableCommand {
         services.append(HealthProbeService(router: router, logger: logger))
         // Work that runs once per cluster (housekeeping, and the configuration's `schedules:`).
         let modelLifecycle = runtime.makeModelLifecycle(answerModel: options.resolvedAnswerModel)
-        let scheduler = runtime.makeScheduler(models: modelLifecycle?.manager)
+        let backups = runtime.backupServiceMaker(options)
+        let scheduler = runtime.makeScheduler(models: modelLifecycle?.manager, backups: backups)
         services.append(scheduler)
+        // Backups asked for over HTTP (POST /api/backups) run here, one at a time; cancelled at shutdown.
+        let backupRunner = BackupRunner(make: backups, logger: logger)
+        services.append(backupRunner)
         services.append(PluginMetricsService(router: router, sink: PostgresPluginMetricsWriter(client: runtime.client, logger: logger), logger: logger))
         // Freed memory back to the system after a burst (see MemoryTrimService).
         services.append(MemoryTrimService())
@@ -80,6 +85,7 @@ struct Serve: AsyncParsableCommand {
             usage: PostgresUsageLedger(client: client, logger: logger),
             jobs: .init(scheduler: scheduler, ledger: PostgresJobRunLedger(client: client, logger: logger)),
             models: modelLifecycle.map { .init(manager: $0.manager, inventory: $0.inventory) },
+            backups: .init(service: backups, runner: backupRunner),
             metrics: metrics,
             isReady: { await DatabaseReadiness.isReady(client: client, migrations: migrations, logger: logger) },
             services: services)

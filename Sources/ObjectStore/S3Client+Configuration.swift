@@ -68,9 +68,14 @@ extension S3Client {
         /// `AWS_SESSION_TOKEN`, `AWS_REGION` or else `AWS_DEFAULT_REGION` (default `us-east-1`), and
         /// `AWS_ENDPOINT_URL_S3` or else `AWS_ENDPOINT_URL` (default: AWS). Empty values count as unset.
         ///
-        /// - Throws: ``ObjectStoreError/Code/invalidConfiguration`` naming the variable that is missing or malformed.
+        /// - Parameters:
+        ///   - credentialVariables: Other variables to read the access key ID, secret key and session token from
+        ///     (a configuration file names them); `nil` for the `AWS_*` ones.
+        /// - Throws: ``ObjectStoreError/Code/invalidConfiguration`` naming the variable that is missing or malformed,
+        ///   never its value.
         public static func fromEnvironment(
-            _ environment: [String: String] = ProcessInfo.processInfo.environment
+            _ environment: [String: String] = ProcessInfo.processInfo.environment,
+            credentialVariables: CredentialVariables? = nil
         ) throws -> Configuration {
             func value(_ name: String) -> String? {
                 guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
@@ -78,20 +83,22 @@ extension S3Client {
                 }
                 return value
             }
-            guard let accessKeyID = value("AWS_ACCESS_KEY_ID") else {
+            let names = credentialVariables ?? .aws
+            guard let accessKeyID = value(names.accessKeyID) else {
                 throw ObjectStoreError.invalidConfiguration(
-                    "AWS_ACCESS_KEY_ID is not set: export the S3 access key ID (and AWS_SECRET_ACCESS_KEY).")
+                    "\(names.accessKeyID) is not set: export the S3 access key ID (and \(names.secretAccessKey)).")
             }
-            guard let secret = value("AWS_SECRET_ACCESS_KEY") else {
+            guard let secret = value(names.secretAccessKey) else {
                 throw ObjectStoreError.invalidConfiguration(
-                    "AWS_SECRET_ACCESS_KEY is not set: export the secret key of access key \(accessKeyID).")
+                    "\(names.secretAccessKey) is not set: export the secret key of access key \(accessKeyID).")
             }
             var configuration = Configuration(
                 credentials: AWSCredentials(
-                    accessKeyID: accessKeyID, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN")))
+                    accessKeyID: accessKeyID, secretAccessKey: secret, sessionToken: names.sessionToken.flatMap(value)))
             if let region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") { configuration.region = region }
-            if let name = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].first(where: { value($0) != nil }) {
-                let endpoint = value(name)!
+            if let name = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].first(where: { value($0) != nil }),
+                let endpoint = value(name)
+            {
                 do {
                     _ = try Endpoint(parsing: endpoint)
                 } catch let error as ObjectStoreError {
@@ -100,6 +107,34 @@ extension S3Client {
                 configuration.endpoint = endpoint
             }
             return configuration
+        }
+
+        /// Checks an endpoint URL as the client will read it.
+        /// - Throws: ``ObjectStoreError/Code/invalidConfiguration`` saying what is wrong with it.
+        public static func validate(endpoint: String) throws {
+            _ = try Endpoint(parsing: endpoint)
+        }
+
+        /// The environment variables that hold the credentials.
+        public struct CredentialVariables: Sendable, Hashable {
+            /// The access key ID's variable.
+            public var accessKeyID: String
+            /// The secret key's variable.
+            public var secretAccessKey: String
+            /// The session token's variable, for temporary credentials; `nil` for none.
+            public var sessionToken: String?
+
+            /// The variables called so.
+            public init(accessKeyID: String, secretAccessKey: String, sessionToken: String?) {
+                self.accessKeyID = accessKeyID
+                self.secretAccessKey = secretAccessKey
+                self.sessionToken = sessionToken
+            }
+
+            /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+            public static let aws = CredentialVariables(
+                accessKeyID: "AWS_ACCESS_KEY_ID", secretAccessKey: "AWS_SECRET_ACCESS_KEY",
+                sessionToken: "AWS_SESSION_TOKEN")
         }
 
         public var description: String {

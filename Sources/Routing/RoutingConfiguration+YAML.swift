@@ -43,7 +43,7 @@ extension RoutingConfiguration {
         let top = try YAMLNode(root, path: "").mapping()
         let knownSections: Set<String> = [
             "routing", "providers", "models", "embeddings", "strategies", "caching", "rate_limits", "tenants", "tasks",
-            "health", "schedules", "lifecycle", "ingest", "server",
+            "health", "schedules", "lifecycle", "ingest", "server", "backups",
         ]
         for (key, _) in top where !knownSections.contains(key) {
             throw ConfigurationError(
@@ -139,6 +139,7 @@ extension RoutingConfiguration {
                 configuration.serverAuthentication = mode
             }
         }
+        if let backups = top.value("backups") { configuration.backups = try parseBackups(backups) }
         try validateReferences(configuration, top: top)
         return configuration
     }
@@ -204,17 +205,7 @@ extension RoutingConfiguration {
         guard expression.isSatisfiable else {
             throw cronNode.error("the expression names no date that exists (such as 30 February); it would never run")
         }
-        var timeZone = TimeZone.gmt
-        if let zoneNode = fields.value("time_zone") {
-            let identifier = try zoneNode.string()
-            // IANA names only: Foundation also takes abbreviations (CET, EST), whose meaning is ambiguous.
-            guard let zone = TimeZone(identifier: identifier),
-                identifier == "UTC" || identifier == "GMT" || TimeZone.knownTimeZoneIdentifiers.contains(identifier)
-            else {
-                throw zoneNode.error("'\(identifier.prefix(80))' is not an IANA time zone; use a name such as Europe/Berlin or UTC")
-            }
-            timeZone = zone
-        }
+        let timeZone = try fields.value("time_zone")?.timeZone() ?? .gmt
         var schedule = JobSchedule(name: name, kind: kind, cron: CronSchedule(expression: expression, timeZone: timeZone))
         if let catchUp = fields.value("catch_up") { schedule.catchUp = try catchUp.duration() }
         return schedule

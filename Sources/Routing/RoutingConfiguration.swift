@@ -213,7 +213,7 @@ public struct RoutingConfiguration: Sendable, Equatable {
 
     /// Kinds of job this version can run.
     public static let schedulableKinds: [JobKind] = [
-        .housekeeping, .modelRefresh, .modelCleanup, .knowledgeSync, .pluginMetricsSync,
+        .housekeeping, .modelRefresh, .modelCleanup, .knowledgeSync, .pluginMetricsSync, .backup, .backupVerify, .backupPrune,
     ]
 
     /// The `lifecycle:` section: Ollama's models directory and the cleanup policy.
@@ -232,6 +232,8 @@ public struct RoutingConfiguration: Sendable, Equatable {
     public var ingest = IngestSources()
     /// The `server:` section's `auth` (`none` or `keys`), when given; `--auth` and `UNITY_AI_AUTH` win over it.
     public var serverAuthentication: String?
+    /// The `backups:` section: the S3 target, retention and encryption.
+    public var backups = Backups()
 
     /// What runs without a `schedules:` entry of its kind: housekeeping every 10 minutes (expired cache rows, old
     /// rate-limit windows), the Ollama inventory every 5 minutes, and the `knowledge_items` and `plugin_metrics`

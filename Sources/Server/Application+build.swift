@@ -1,3 +1,4 @@
+import Backup
 import Hummingbird
 import Lifecycle
 import Logging
@@ -23,6 +24,24 @@ public struct ServerDependencies: Sendable {
 
     /// Model lifecycle, when an Ollama endpoint is configured.
     public var models: ModelLifecycle?
+
+    /// Backup sets, for `/api/backups`; `nil` when this server offers none.
+    public var backups: Backups?
+
+    /// The backup service and the runner of backups started over HTTP.
+    public struct Backups: Sendable {
+        /// Makes the service over the configured target (at each request, so a target that cannot be set up answers
+        /// with its reason).
+        public var service: @Sendable () throws -> BackupService
+        /// Runs backups started by `POST /api/backups`; it must be among the server's services.
+        public var runner: BackupRunner
+
+        /// The service maker and the runner (which must also be among ``ServerDependencies/services``).
+        public init(service: @escaping @Sendable () throws -> BackupService, runner: BackupRunner) {
+            self.service = service
+            self.runner = runner
+        }
+    }
 
     /// The lifecycle manager and the inventory it keeps.
     public struct ModelLifecycle: Sendable {
@@ -58,7 +77,7 @@ public struct ServerDependencies: Sendable {
 
     public init(
         ask: AskService, router: AIRouter, usage: PostgresUsageLedger?, jobs: Jobs? = nil, models: ModelLifecycle? = nil,
-        metrics: PrometheusCollectorRegistry,
+        backups: Backups? = nil, metrics: PrometheusCollectorRegistry,
         isReady: @escaping @Sendable () async -> Bool, services: [any Service],
         beforeServerStarts: @escaping @Sendable () async throws -> Void = {}
     ) {
@@ -68,6 +87,7 @@ public struct ServerDependencies: Sendable {
         self.usage = usage
         self.jobs = jobs
         self.models = models
+        self.backups = backups
         self.metrics = metrics
         self.isReady = isReady
         self.services = services
@@ -108,6 +128,7 @@ func buildRouter(
     RouterController(router: dependencies.router, usage: dependencies.usage, metrics: dependencies.metrics).addRoutes(to: router)
     JobsController(jobs: dependencies.jobs).addRoutes(to: router)
     ModelsController(lifecycle: dependencies.models, limits: configuration.limits).addRoutes(to: router)
+    BackupsController(backups: dependencies.backups).addRoutes(to: router)
     return router.router
 }
 

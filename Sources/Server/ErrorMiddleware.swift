@@ -1,9 +1,11 @@
+import Backup
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import ObjectStore
 import Providers
 import Retrieval
 import Routing
@@ -88,6 +90,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             apiError.excluded = error.exclusions
             apiError.attempts = error.attempts
             return apiError
+        case let error as BackupError:
+            return backupError(error)
+        case let error as ObjectStoreError:
+            // The bucket's server failed or refused us: the gateway's problem, said in the client's words (the
+            // message names the bucket and access key, never a secret).
+            return APIError(status: .badGateway, code: "object_store_" + snakeCase("\(error.code)"), message: error.message)
         case is NIOTooManyBytesError:
             return APIError(status: .contentTooLarge, code: "body_too_large", message: "The request body is too large.")
         case let error as any HTTPResponseError:
@@ -103,6 +111,37 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 status: .internalServerError, code: "internal_error",
                 message: "The request failed on the server; see the server log.")
         }
+    }
+
+    /// `signatureMismatch` as `signature_mismatch`.
+    static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { result, character in
+            if character.isUppercase {
+                result += "_" + character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+    }
+
+    /// Backup failures: a set that is not there (404), in a state that forbids the request (409), damaged (422), or a
+    /// failure on the server (500).
+    static func backupError(_ error: BackupError) -> APIError {
+        let (status, code): (HTTPResponse.Status, String) =
+            switch error.code {
+            case .notFound: (.notFound, "backup_not_found")
+            case .incomplete: (.conflict, "backup_incomplete")
+            case .busy: (.conflict, "backup_busy")
+            case .encryptionKey: (.conflict, "backup_encryption_key")
+            case .retention: (.conflict, "backup_retention_unconfigured")
+            case .schemaTooNew: (.conflict, "backup_schema_too_new")
+            case .conflict: (.conflict, "backup_conflict")
+            case .corrupt, .unsafeEntry, .verifyFailed: (.unprocessableContent, "backup_corrupt")
+            case .invalidTarget: (.internalServerError, "backup_target_invalid")
+            case .modelRestore: (.badGateway, "backup_model_restore_failed")
+            default: (.internalServerError, "backup_failed")
+            }
+        return APIError(status: status, code: code, message: error.message)
     }
 
     /// Upstream failures are the gateway's (502/503/504) unless the client's request caused them.

@@ -1,3 +1,4 @@
+import FaultInjection
 import Crypto
 import Foundation
 import NIOCore

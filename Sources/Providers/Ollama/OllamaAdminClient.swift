@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 
 /// Manages the models of one Ollama server through its API: what is pulled (`GET /api/tags`), what is loaded now
 /// (`GET /api/ps`), what one model is (`POST /api/show`), deleting (`DELETE /api/delete`) and pulling
@@ -36,7 +37,7 @@ public struct OllamaAdminClient: Sendable {
 
     /// The configuration this client was made with.
     public let configuration: Configuration
-    private let transport: ProviderTransport
+    let transport: ProviderTransport
 
     /// A client sending its requests over `transport`, which may be shared with the providers.
     public init(configuration: Configuration, transport: ProviderTransport) {
@@ -154,18 +155,28 @@ public struct OllamaAdminClient: Sendable {
 
     /// Sends a request and returns the response once its status is a success; any other status throws the error
     /// `errors` makes of it, read from the (small) error body.
-    private func send(
+    func send(
         _ method: String, _ path: String, body: Data?, model: String?, operation: Errors.Operation,
         accept: String = "application/json", timeouts: ProviderTimeouts? = nil
     ) async throws -> UpstreamResponse {
+        try await send(
+            method, path, streaming: body.map { .bytes(ByteBuffer(bytes: $0)) },
+            contentType: body == nil ? nil : "application/json", model: model, operation: operation, accept: accept,
+            timeouts: timeouts)
+    }
+
+    /// Sends a request with a streamed body; see ``send(_:_:body:model:operation:accept:timeouts:)``.
+    func send(
+        _ method: String, _ path: String, streaming body: HTTPClientRequest.Body?, contentType: String?, model: String?,
+        operation: Errors.Operation, accept: String = "application/json", timeouts: ProviderTimeouts? = nil
+    ) async throws -> UpstreamResponse {
         var headers: [(String, String)] = [("accept", accept)]
-        if let key = configuration.endpoint.apiKey, !key.value.isEmpty {
-            headers.append(("authorization", "Bearer \(key.value)"))
-        }
+        if let contentType { headers.append(("content-type", contentType)) }
+        headers += authorization
         var endpoint = configuration.endpoint
         if let timeouts { endpoint.timeouts = timeouts }
         let errors = self.errors
-        return try await transport.send(method, path, to: endpoint, headers: headers, body: body, provider: name) {
+        return try await transport.send(method, path, to: endpoint, headers: headers, streaming: body, provider: name) {
             response in
             let errorBody = try await transport.errorBody(of: response, provider: errors.provider)
             // Ollama sends `{"error": "text"}`; its router's own 404 is plain text.
@@ -178,7 +189,7 @@ public struct OllamaAdminClient: Sendable {
         }
     }
 
-    private func decode<Value: Decodable>(_ type: Value.Type, from response: UpstreamResponse, what: String)
+    func decode<Value: Decodable>(_ type: Value.Type, from response: UpstreamResponse, what: String)
         async throws -> Value
     {
         let data = try await transport.collect(response, limit: configuration.maximumBodyBytes, provider: name)
@@ -192,7 +203,7 @@ extension OllamaAdminClient {
     struct Errors: Sendable {
         /// What the client was doing, for the message.
         enum Operation: Sendable {
-            case list, running, show, delete, pull, version
+            case list, running, show, delete, pull, version, blob, create
         }
 
         var provider: String
@@ -258,6 +269,8 @@ extension OllamaAdminClient {
                     case .delete: "delete '\(model ?? "")'"
                     case .pull: "start pulling '\(model ?? "")'"
                     case .version: "report its version"
+                    case .blob: "store a blob"
+                    case .create: "create '\(model ?? "")'"
                     }
                 return make(
                     .upstreamServerError,

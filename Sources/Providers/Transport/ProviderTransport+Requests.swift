@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 
 extension ProviderTransport {
     /// Sends a request to `endpoint` (its base URL followed by `path`, within its timeouts) and returns the response
@@ -11,8 +13,23 @@ extension ProviderTransport {
         _ method: String, _ path: String, to endpoint: ProviderEndpoint, headers: [(String, String)], body: Data?,
         provider: String, failure: (UpstreamResponse) async throws -> ProviderError
     ) async throws -> UpstreamResponse {
+        var headers = headers
+        if body != nil, !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+            headers.append(("content-type", "application/json"))
+        }
+        return try await send(
+            method, path, to: endpoint, headers: headers, streaming: body.map { .bytes(ByteBuffer(bytes: $0)) },
+            provider: provider, failure: failure)
+    }
+
+    /// ``send(_:_:to:headers:body:provider:failure:)`` with a streamed body, sent as it is (headers included).
+    func send(
+        _ method: String, _ path: String, to endpoint: ProviderEndpoint, headers: [(String, String)],
+        streaming body: HTTPClientRequest.Body?, provider: String,
+        failure: (UpstreamResponse) async throws -> ProviderError
+    ) async throws -> UpstreamResponse {
         let response = try await send(
-            method: method, url: endpoint.baseURL + path, headers: headers, body: body, timeouts: endpoint.timeouts,
+            method: method, url: endpoint.baseURL + path, headers: headers, streaming: body, timeouts: endpoint.timeouts,
             provider: provider)
         guard (200..<300).contains(response.status) else { throw try await failure(response) }
         return response

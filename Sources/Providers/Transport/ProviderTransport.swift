@@ -53,15 +53,28 @@ public final class ProviderTransport: Sendable {
         timeouts: ProviderTimeouts,
         provider: String
     ) async throws -> UpstreamResponse {
+        var headers = headers
+        if body != nil, !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+            headers.append(("content-type", "application/json"))
+        }
+        return try await send(
+            method: method, url: url, headers: headers, streaming: body.map { .bytes(ByteBuffer(bytes: $0)) },
+            timeouts: timeouts, provider: provider)
+    }
+
+    /// Sends a request whose body is streamed (an upload of any size); returns once the response head arrived.
+    public func send(
+        method: String,
+        url: String,
+        headers: [(String, String)],
+        streaming body: HTTPClientRequest.Body?,
+        timeouts: ProviderTimeouts,
+        provider: String
+    ) async throws -> UpstreamResponse {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            request.body = .bytes(ByteBuffer(bytes: body))
-            if !request.headers.contains(name: "content-type") {
-                request.headers.add(name: "content-type", value: "application/json")
-            }
-        }
+        if let body { request.body = body }
         let clock = ContinuousClock()
         let deadline = clock.now + timeouts.total
         let firstByte = min(timeouts.firstByte, timeouts.total)

@@ -12,9 +12,8 @@ import Testing
 enum BackupFixtures {
     static let bucket = "unity-ai-it-backup-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
 
-    /// An S3 target under a prefix of its own in a bucket of this test process; fails, naming the script, when the
-    /// server is not configured or does not answer.
-    static func s3Target(_ test: String = #function) async throws -> S3BackupTarget {
+    /// The test server's settings (`UNITY_AI_TEST_S3_*`); fails, naming the script, when they are not set.
+    static func s3Settings() throws -> (endpoint: String, accessKeyID: String, secretAccessKey: String) {
         let environment = ProcessInfo.processInfo.environment
         func required(_ name: String) throws -> String {
             try #require(
@@ -23,20 +22,45 @@ enum BackupFixtures {
                     rawValue: "\(name) is not set: the backup tests need a real S3 server. Start SeaweedFS with "
                         + "`deploy/start-seaweedfs.sh DIR` and `source DIR/s3.env` (deploy/test.sh does both)."))
         }
+        return (
+            try required("UNITY_AI_TEST_S3_ENDPOINT"), try required("UNITY_AI_TEST_S3_ACCESS_KEY"),
+            try required("UNITY_AI_TEST_S3_SECRET_KEY")
+        )
+    }
+
+    /// A client of this process's bucket on the server itself (or on `endpoint`, a proxy in front of it), with fast
+    /// retries; the bucket is created when missing.
+    static func client(
+        endpoint: String? = nil, secretAccessKey: String? = nil, configure: (inout S3Client.Configuration) -> Void = { _ in }
+    ) async throws -> S3Client {
+        let settings = try s3Settings()
         var configuration = S3Client.Configuration(
-            credentials: AWSCredentials(
-                accessKeyID: try required("UNITY_AI_TEST_S3_ACCESS_KEY"),
-                secretAccessKey: try required("UNITY_AI_TEST_S3_SECRET_KEY")),
-            endpoint: try required("UNITY_AI_TEST_S3_ENDPOINT"))
+            credentials: AWSCredentials(accessKeyID: settings.accessKeyID, secretAccessKey: settings.secretAccessKey),
+            endpoint: settings.endpoint)
         configuration.retryBaseDelay = .milliseconds(10)
         configuration.maximumAttempts = 3
-        let client = try S3Client(bucket: bucket, configuration: configuration)
+        let direct = try S3Client(bucket: bucket, configuration: configuration)
         do {
-            try await client.createBucket()
+            try await direct.createBucket()
         } catch let error as ObjectStoreError where error.serverCode == "BucketAlreadyOwnedByYou" || error.serverCode == "BucketAlreadyExists" {
         }
-        let name = test.prefix { $0 != "(" }
-        return S3BackupTarget(client: client, prefix: "t-\(name)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))")
+        if let endpoint { configuration.endpoint = endpoint }
+        if let secretAccessKey {
+            configuration.credentials = AWSCredentials(accessKeyID: settings.accessKeyID, secretAccessKey: secretAccessKey)
+        }
+        configure(&configuration)
+        return try S3Client(bucket: bucket, configuration: configuration)
+    }
+
+    /// An S3 target under a prefix of its own in a bucket of this test process; fails, naming the script, when the
+    /// server is not configured or does not answer.
+    static func s3Target(_ test: String = #function) async throws -> S3BackupTarget {
+        S3BackupTarget(client: try await client(), prefix: prefix(test))
+    }
+
+    /// `t-<test>-<random>`.
+    static func prefix(_ test: String) -> String {
+        "t-\(test.prefix { $0 != "(" })-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
     }
 
     /// Rows in every appliance table: two tenants, 2 × 3 documents of 400 chunks each (so tables span several
@@ -125,11 +149,13 @@ enum BackupFixtures {
     }
 
     static func service(
-        _ database: Database, _ target: any BackupTarget, modelsDirectory: String? = nil, embeddings: Bool = true
+        _ database: Database, _ target: any BackupTarget, modelsDirectory: String? = nil, embeddings: Bool = true,
+        key: BackupEncryptionKey? = nil
     ) -> BackupService {
         var configuration = BackupService.Configuration()
         configuration.ollamaModelsDirectory = modelsDirectory
         configuration.includeEmbeddings = embeddings
+        configuration.encryptionKey = key
         return BackupService(configuration: configuration, database: database, target: target, logger: TestDatabase.logger)
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -25,6 +26,16 @@ import Synchronization
 ///   `-partial` file) and the manifest of a model from the catalogue given at init; a blob already on disk reports
 ///   `completed == total` at once. An unknown model fails as Ollama does, with an `{"error"}` line after
 ///   `pulling manifest`; ``failNextPull(afterBlobs:message:)`` injects an error line mid-pull.
+/// - `HEAD /api/blobs/sha256:<hex>` answers 200 when the blob is in `blobs/`, 404 otherwise; `POST` streams the body
+///   into `blobs/` (through a temporary file, as `NewLayer` does), answering 201, 200 when the blob was there already
+///   (without reading the body), 400 `digest mismatch` when the bytes do not hash to the digest and 400 `invalid
+///   digest format` for a digest `GetBlobsPath` refuses (`CreateBlobHandler`).
+/// - `POST /api/create` with `files` (file name → digest of GGUF weights), `adapters`, `template`, `system`,
+///   `license` (a string or a list), `parameters` and `messages` does what Ollama's `CreateHandler` does: 400 without
+///   `files` (`neither 'from' or 'files' was specified`) or for a path that is not relative; the GGUF blobs become
+///   model layers (an error when a blob is missing or not GGUF), the texts and JSON become layers of their own
+///   (`NewLayer`), the config (`model.ConfigV2`: format, family from the weights' `general.architecture`, the layers as
+///   `rootfs.diff_ids`) and the manifest are written; progress streams as NDJSON unless `"stream": false`.
 /// - `GET /api/version` and `GET /` answer as Ollama does.
 ///
 /// Every request is counted by path (``requestCount(_:)``) and recorded (``requests``).
@@ -115,6 +126,13 @@ final class FakeOllama: Sendable {
         router.post("/api/show") { request, _ in try await self.show(self.record(request)) }
         router.delete("/api/delete") { request, _ in try await self.delete(self.record(request)) }
         router.post("/api/pull") { request, _ in try await self.pull(self.record(request)) }
+        router.head("/api/blobs/{digest}") { request, context in
+            try await self.hasBlob(self.record(request), digest: context.parameters.get("digest") ?? "")
+        }
+        router.post("/api/blobs/{digest}") { request, context in
+            try await self.createBlob(request, digest: context.parameters.get("digest") ?? "")
+        }
+        router.post("/api/create") { request, _ in try await self.create(self.record(request)) }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         // As in FakeUpstream: errors are carried out of the live test rather than thrown through it, and the test
         // client's connection is used before the body runs (apple/swift-nio#3481).
@@ -478,6 +496,126 @@ final class FakeOllama: Sendable {
             removeUnreferenced(old.references.map(\.digest))
             return true
         }
+    }
+
+    // MARK: Blobs and create
+
+    private func hasBlob(_ request: RecordedRequest, digest: String) -> Response {
+        guard let path = blobPath(digest) else { return Self.error(400, "invalid digest format") }
+        return Response(status: FileManager.default.fileExists(atPath: path) ? .ok : .notFound)
+    }
+
+    /// `CreateBlobHandler`: an existing blob answers 200 at once; otherwise the body is hashed as it is written.
+    private func createBlob(_ request: Request, digest: String) async throws -> Response {
+        state.withLock {
+            $0.counts["/api/blobs", default: 0] += 1
+            $0.requests.append(RecordedRequest(method: request.method.rawValue, path: request.uri.path, body: Data()))
+        }
+        guard let path = blobPath(digest), let parsed = OllamaDigest(digest) else {
+            return Self.error(400, "invalid digest format")
+        }
+        if FileManager.default.fileExists(atPath: path) { return Response(status: .ok) }
+        let temporary = root + "/blobs/sha256-upload-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil) else { return Self.error(500, "cannot write") }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+        var hasher = SHA256()
+        do {
+            for try await chunk in request.body {
+                hasher.update(data: chunk.readableBytesView)
+                try handle.write(contentsOf: Data(chunk.readableBytesView))
+            }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        let received = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        guard received == parsed.hex.lowercased() else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            return Self.error(400, "digest mismatch, expected \"\(digest)\", got \"sha256:\(received)\"")
+        }
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        return Response(status: .created)
+    }
+
+    /// `CreateHandler` with `files`: see the type's documentation.
+    private func create(_ request: RecordedRequest) -> Response {
+        guard let json = request.json else { return Self.error(400, "missing request body") }
+        let text = (json["model"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? json["name"] as? String ?? ""
+        guard let name = OllamaModelName(parsing: text) else { return Self.error(400, "invalid model name") }
+        let stream = json["stream"] as? Bool ?? true
+        guard let files = json["files"] as? [String: String], !files.isEmpty else {
+            return Self.error(400, "neither 'from' or 'files' was specified")
+        }
+        let adapters = json["adapters"] as? [String: String] ?? [:]
+        for file in Array(files.keys) + Array(adapters.keys)
+        where file.hasPrefix("/") || file.split(separator: "/").contains("..") || file.isEmpty {
+            return Self.error(400, "file path must be relative")
+        }
+        var layers: [OllamaModelsFixtureBuilder.Blob] = []
+        var progress: [[String: Any]] = [["status": "parsing GGUF"]]
+        var architecture = ""
+        do {
+            for (digest, mediaType) in files.sorted(by: { $0.key < $1.key }).map({ ($0.value, OllamaModelsFixtureBuilder.modelMediaType) })
+                + adapters.sorted(by: { $0.key < $1.key }).map({ ($0.value, "application/vnd.ollama.image.adapter") })
+            {
+                guard let path = blobPath(digest), let data = FileManager.default.contents(atPath: path) else {
+                    return Self.error(500, "open \(digest): no such file or directory")
+                }
+                guard data.starts(with: Array("GGUF".utf8)) else { return Self.error(500, "invalid file magic") }
+                if architecture.isEmpty {
+                    architecture = Self.ggufMetadata(Array(data.prefix(64 << 10)))["general.architecture"] as? String ?? ""
+                }
+                layers.append(.init(mediaType: mediaType, digest: digest, size: Int64(data.count)))
+                progress.append(["status": "using existing layer \(digest)"])
+            }
+            func textLayer(_ text: String, _ mediaType: String) throws {
+                let blob = try storeBlob(Array(text.utf8), mediaType: mediaType)
+                layers.append(blob)
+                progress.append(["status": "creating new layer \(blob.digest)"])
+            }
+            if let template = json["template"] as? String { try textLayer(template, OllamaModelsFixtureBuilder.templateMediaType) }
+            if let system = json["system"] as? String { try textLayer(system, OllamaModelsFixtureBuilder.systemMediaType) }
+            let licenses = (json["license"] as? [String]) ?? (json["license"] as? String).map { [$0] } ?? []
+            for license in licenses { try textLayer(license, OllamaModelsFixtureBuilder.licenseMediaType) }
+            if let messages = json["messages"] as? [Any] {
+                let data = try JSONSerialization.data(withJSONObject: messages, options: [.sortedKeys])
+                try textLayer(String(decoding: data, as: UTF8.self), "application/vnd.ollama.image.messages")
+            }
+            if let parameters = json["parameters"] as? [String: Any], !parameters.isEmpty {
+                // json.NewEncoder(...).Encode: sorted keys, a newline at the end.
+                let data = try JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys])
+                try textLayer(String(decoding: data, as: UTF8.self) + "\n", OllamaModelsFixtureBuilder.paramsMediaType)
+            }
+            let config = try storeBlob(
+                OllamaModelsFixtureBuilder.configJSON(family: architecture, parameterSize: "", quantization: "", layers: layers),
+                mediaType: Self.configMediaType)
+            progress.append(["status": "writing manifest"])
+            let bytes = OllamaModelsFixtureBuilder.manifestJSON(config: config, layers: layers)
+            try directory.withLock { _ in
+                let path = root + "/manifests/\(name.host)/\(name.namespace)/\(name.model)/\(name.tag)"
+                try FileManager.default.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+            }
+        } catch {
+            return Self.error(500, "\(error)")
+        }
+        progress.append(["status": "success"])
+        guard stream else { return Self.json(["status": "success"]) }
+        let lines = progress.compactMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson"],
+            body: .init(byteBuffer: ByteBuffer(bytes: lines.flatMap { Array($0) + [0x0A] })))
+    }
+
+    /// `NewLayer`: the bytes stored under their digest (once).
+    private func storeBlob(_ bytes: [UInt8], mediaType: String) throws -> OllamaModelsFixtureBuilder.Blob {
+        let hex = OllamaModelsFixtureBuilder.sha256(bytes)
+        let path = root + "/blobs/sha256-" + hex
+        if !FileManager.default.fileExists(atPath: path) { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
+        return .init(mediaType: mediaType, digest: "sha256:" + hex, size: Int64(bytes.count))
     }
 
     // MARK: Wire helpers

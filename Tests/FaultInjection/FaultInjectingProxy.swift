@@ -4,14 +4,15 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
-import Testing
 
 /// A small HTTP proxy in front of the S3 server, on 127.0.0.1 and a free port, that fails chosen requests: an error
 /// answer, a reset connection, a stalled or slow answer, corrupted bytes. Requests pass through unchanged otherwise
 /// (the `Host` header included, so their signatures still hold).
-final class FaultInjectingProxy: Sendable {
+///
+/// A library of the tests (not of the appliance): the S3 client's tests and the backup tests share it.
+public final class FaultInjectingProxy: Sendable {
     /// What to do with one request.
-    enum Action: Sendable {
+    public enum Action: Sendable {
         /// Send it on and relay the answer.
         case forward
         /// Answer without asking the server: an S3 error.
@@ -29,21 +30,25 @@ final class FaultInjectingProxy: Sendable {
     }
 
     /// Decides what happens to each request.
-    typealias Rule = @Sendable (Request) -> Action
+    public typealias Rule = @Sendable (Request) -> Action
 
     /// A request as the rules see it.
-    struct Request: Sendable, CustomStringConvertible {
-        var method: String
-        var uri: String
+    public struct Request: Sendable, CustomStringConvertible {
+        /// `PUT`, `POST`, …
+        public var method: String
+        /// The path and query.
+        public var uri: String
         /// `partNumber` from the query: an UploadPart.
-        var partNumber: Int?
+        public var partNumber: Int?
         /// 1 for the first request with this method and URI, 2 for its first retry, ….
-        var attempt: Int
-        var description: String { "\(method) \(uri) (attempt \(attempt))" }
+        public var attempt: Int
+        public var description: String { "\(method) \(uri) (attempt \(attempt))" }
     }
 
-    let port: Int
-    let upstream: String
+    /// The port the proxy listens on.
+    public let port: Int
+    /// The server requests are sent on to.
+    public let upstream: String
     private let rule: @Sendable (Request) -> Action
     private let state = Mutex(State())
 
@@ -55,9 +60,9 @@ final class FaultInjectingProxy: Sendable {
     }
 
     /// Every request seen, in order of arrival.
-    var requests: [Request] { state.withLock { $0.log } }
+    public var requests: [Request] { state.withLock { $0.log } }
     /// The most UploadPart requests that were in the proxy at once.
-    var maximumConcurrentParts: Int { state.withLock { $0.maximumActiveParts } }
+    public var maximumConcurrentParts: Int { state.withLock { $0.maximumActiveParts } }
 
     private init(port: Int, upstream: String, rule: @escaping @Sendable (Request) -> Action) {
         self.port = port
@@ -65,10 +70,11 @@ final class FaultInjectingProxy: Sendable {
         self.rule = rule
     }
 
-    var endpoint: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:<port>`.
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
 
     /// Runs `body` with a proxy in front of `upstream`, and stops the proxy afterwards.
-    static func with<Result: Sendable>(
+    public static func with<Result: Sendable>(
         upstream: String, rule: @escaping @Sendable (Request) -> Action,
         _ body: (FaultInjectingProxy) async throws -> Result
     ) async throws -> Result {
@@ -81,7 +87,7 @@ final class FaultInjectingProxy: Sendable {
                         wrappingChannelSynchronously: channel)
                 }
             }
-        let port = try #require(server.channel.localAddress?.port)
+        guard let port = server.channel.localAddress?.port else { throw ProxyError() }
         let proxy = FaultInjectingProxy(port: port, upstream: upstream, rule: rule)
         var settings = HTTPClient.Configuration()
         settings.redirectConfiguration = .disallow
@@ -111,6 +117,11 @@ final class FaultInjectingProxy: Sendable {
     }
 
     private struct Reset: Error {}
+
+    /// The proxy could not listen.
+    struct ProxyError: Error, CustomStringConvertible {
+        var description: String { "The fault-injecting proxy has no port to listen on." }
+    }
 
     private func serve(
         _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, forwarder: HTTPClient
