@@ -52,11 +52,15 @@ public struct BackupTable: Sendable, Hashable {
     /// Every table the appliance has, referenced tables first.
     public static let all: [BackupTable] = [
         .init(name: "tenants", key: ["id"], scope: .tenantRow),
+        // Keys' hashes only (an admin key has no tenant: restored with the whole set, never with one tenant).
+        .init(name: "api_keys", key: ["id"], scope: .tenantID),
         .init(name: "embedding_models", key: ["id"], scope: .shared),
         .init(name: "documents", key: ["id"], scope: .tenantID),
         .init(name: "chunks", key: ["id"], scope: .tenantID),
         .init(name: "chunk_embeddings", key: ["chunk_id", "model_id"], scope: .tenantID),
         .init(name: "knowledge_items", key: ["id"], scope: .tenantName),
+        .init(name: "conversations", key: ["id"], scope: .tenantID),
+        .init(name: "conversation_messages", key: ["id"], scope: .tenantID),
         .init(name: "plugin_metrics", key: ["id"], scope: .appliance),
         .init(name: "usage_records", key: ["id"], scope: .tenantName),
         .init(name: "tenant_budget_periods", key: ["tenant", "period", "period_start"], scope: .tenantName),
