@@ -1,3 +1,4 @@
+import Backup
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,8 +16,9 @@ import Yams
 /// - a (method, path) the router registers is not in the spec, or the spec has one the router does not;
 /// - a request body's fields (the `Decodable` types' `CodingKeys`) differ from the spec's schema properties, or the
 ///   spec's example body does not decode;
-/// - the server answers a request with a status (or a content type) the spec does not list for that operation, or a
-///   success body has fields the spec does not describe (or lacks required ones).
+/// - the server answers a request with a status (or a content type) the spec does not list for that operation, a
+///   success body has fields the spec does not describe (or lacks required ones), or a response lacks a header the
+///   spec marks `required`.
 /// The requests are generated from the spec itself (its examples, required fields, property types, parameters and
 /// security), so a new operation is probed as soon as it is described.
 @Suite struct OpenAPIDriftTests {
@@ -28,6 +30,13 @@ import Yams
     /// (`""` the top level, `messages[]` the items of `messages`), and how the server decodes it. A new endpoint
     /// with a body needs an entry here (the tests say so).
     static let requestBodies: [String: (fields: [String: Set<String>], decode: @Sendable (Data) throws -> Void)] = [
+        "POST /api/rag/chat": (
+            [
+                "": keys(ChatController<Context>.ChatBody.CodingKeys.self),
+                "requirements": keys(RoutingOptions.Requirements.CodingKeys.self),
+            ],
+            { _ = try JSONBody.decode(ChatController<Context>.ChatBody.self, from: $0) }
+        ),
         "POST /api/rag/ask": (
             ["": keys(AskController<Context>.AskRequest.CodingKeys.self)],
             { _ = try JSONBody.decode(AskController<Context>.AskRequest.self, from: $0) }
@@ -232,7 +241,11 @@ import Yams
         ApplianceRouter(client: database, configuration: RoutingConfiguration()).dependencies(ask: ask)
     }
 
-    /// An app over a database with tenants `alpha` and `beta` (each with a document) and `default`.
+    /// An app over a database with tenants `alpha` and `beta` (each with a document) and `default`, with backups to a
+    /// local directory (so that `/api/backups*` answer as on a server that offers them, not 501), and two
+    /// conversations of `default`'s: one answered by `POST /api/rag/chat`'s service (so that the list and the
+    /// export have a real one to describe), and a copy under the spec's example conversation id (so that the
+    /// `{id}` probes find it).
     func withApp(
         authentication: AuthenticationMode, _ body: @Sendable (any TestClientProtocol, Keys) async throws -> Void
     ) async throws {
@@ -243,15 +256,44 @@ import Yams
             defer { directory.delete() }
             try directory.write(IngestIntegrationTests.backups, to: "backups.md")
             _ = try await appliance.ingest([directory.path])
+            try await Self.seedConversations(appliance)
             let store = APIKeyStore(client: database, logger: TestDatabase.logger)
             let keys = Keys(alpha: try await store.create(tenant: "alpha").key, admin: try await store.create(tenant: nil).key)
             var dependencies = Self.dependencies(database, ask: appliance.askService)
             dependencies.authenticateKey = { try await store.authenticate($0) }
+            let backupDirectory = try TemporaryDirectory()
+            defer { backupDirectory.delete() }
+            let target = try LocalBackupTarget(directory: backupDirectory.path)
+            let makeBackups: @Sendable () throws -> BackupService = {
+                BackupService(database: database, target: target, logger: TestDatabase.logger)
+            }
+            let runner = BackupRunner(make: makeBackups, logger: TestDatabase.logger)
+            dependencies.backups = .init(service: makeBackups, runner: runner)
+            dependencies.services.append(runner)
             var configuration = ServerConfiguration()
             configuration.authentication = authentication
             let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: TestDatabase.logger)
             try await app.test(.router) { client in try await body(client, keys) }
         }
+    }
+
+    static func seedConversations(_ appliance: Appliance) async throws {
+        let chat = ChatService(ask: appliance.askService)
+        _ = try await chat.reply(.init(conversationID: nil, message: "How long is a backup kept?", tenant: "default", topK: 3))
+        var lines: [String] = []
+        try await chat.archive.export(tenant: "default") { lines.append($0) }
+        let line = try #require(lines.first, "The conversation just answered is not in the export.")
+        var record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let parameters = try OpenAPISpec.load().root["components"].flatMap { ($0 as? [String: Any])?["parameters"] as? [String: Any] }
+        let example = try #require(
+            (parameters?["ConversationID"] as? [String: Any])?["example"] as? String,
+            "docs/openapi.yaml has no components.parameters.ConversationID.example.")
+        record["id"] = example
+        record["messages"] = (record["messages"] as? [[String: Any]] ?? []).map { message in
+            message.merging(["id": UUID().uuidString.lowercased()]) { _, new in new }
+        }
+        let report = try await chat.archive.importLines(try JSONSerialization.data(withJSONObject: record))
+        #expect(report.imported == 1, "The conversation with the example id was not imported: \(report)")
     }
 
     /// A response's status and, for an error, its `error.code`.
@@ -269,9 +311,10 @@ import Yams
         var headers = probe.headers
         if probe.body != nil { headers[.contentType] = "application/json" }
         if let key = probe.key { headers[.authorization] = "Bearer \(key)" }
-        let (status, contentType, body) = try await client.execute(
+        let (status, responseHeaders, body) = try await client.execute(
             uri: probe.uri, method: probe.method, headers: headers, body: probe.body.map { ByteBuffer(bytes: $0) }
-        ) { ($0.status.code, $0.headers[.contentType] ?? "", Data($0.body.readableBytesView)) }
+        ) { ($0.status.code, $0.headers, Data($0.body.readableBytesView)) }
+        let contentType = responseHeaders[.contentType] ?? ""
         let what = "\(operation) (\(probe.name))"
         let code = ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any])
             .flatMap { $0["error"] as? [String: Any] }?["code"] as? String
@@ -285,11 +328,36 @@ import Yams
         if probe.expectFailure, status < 400 {
             Issue.record("\(what) answered \(status); a request docs/openapi.yaml calls invalid must fail.")
         }
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        for (name, header) in response["headers"] as? [String: Any] ?? [:] where spec.resolve(header)["required"] as? Bool == true {
+            if let field = HTTPField.Name(name), responseHeaders[field] == nil {
+                Issue.record("\(what) answered \(status) without the header '\(name)' that docs/openapi.yaml marks required.")
+            }
+        }
         let content = spec.resolve(response)["content"] as? [String: Any] ?? [:]
+        if content.isEmpty {
+            // The spec describes no body (a 204, say): there must be none.
+            if !body.isEmpty {
+                Issue.record("\(what) answered \(status) with a \(body.count)-byte body; docs/openapi.yaml describes none.")
+            }
+            return answer
+        }
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         guard let media = content[mediaType] as? [String: Any] else {
             Issue.record("\(what) answered \(status) as '\(mediaType)'; docs/openapi.yaml lists \(content.keys.sorted()) for it.")
             return answer
+        }
+        if mediaType == "application/x-ndjson", let itemSchema = media["x-itemSchema"] {
+            // JSON Lines: each line against `x-itemSchema` (OpenAPI 3.2's `itemSchema`).
+            let lines = body.split(separator: UInt8(ascii: "\n"))
+            for (index, line) in lines.prefix(5).enumerated() {
+                guard let value = try? JSONSerialization.jsonObject(with: Data(line)) else {
+                    Issue.record("\(what) answered \(status): line \(index + 1) is not JSON.")
+                    continue
+                }
+                for problem in spec.mismatches(value, schema: itemSchema, at: "line \(index + 1)").prefix(10) {
+                    Issue.record("\(what) answered \(status): \(problem)")
+                }
+            }
         }
         if mediaType == "application/json", let schema = media["schema"] {
             do {
@@ -450,7 +518,13 @@ struct OpenAPISpec {
     func probes(for operation: String, _ description: [String: Any]) -> [Probe] {
         let parts = operation.split(separator: " ", maxSplits: 1)
         let method = HTTPRequest.Method(String(parts[0])) ?? .get
-        let path = String(parts[1]).replacingOccurrences(of: #"\{[^}]+\}"#, with: "nightly", options: .regularExpression)
+        // Each path parameter is its `example` (a well-formed id, so the request gets past validation), else `nightly`.
+        var path = String(parts[1])
+        for parameter in (description["parameters"] as? [Any] ?? []).map({ resolve($0) }) where parameter["in"] as? String == "path" {
+            guard let name = parameter["name"] as? String, let example = parameter["example"] else { continue }
+            path = path.replacingOccurrences(of: "{\(name)}", with: "\(example)")
+        }
+        path = path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "nightly", options: .regularExpression)
         func probe(_ name: String, _ object: Any?, raw: Data? = nil, query: String = "", failure: Bool = false) -> Probe {
             let body = raw ?? object.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
             return Probe(name: name, method: method, uri: path + query, body: body, expectFailure: failure)
@@ -487,6 +561,7 @@ struct OpenAPISpec {
                 let schema = resolve(parameter["schema"] ?? [:])
                 var invalid: [String] = []
                 if schema["enum"] != nil { invalid.append("not-in-the-enum") }
+                if schema["type"] as? String == "boolean" { invalid.append("maybe") }
                 if schema["type"] as? String == "integer" {
                     invalid.append("abc")
                     if let minimum = schema["minimum"] as? Int { invalid.append("\(minimum - 1)") }

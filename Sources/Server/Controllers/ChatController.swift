@@ -20,7 +20,7 @@ struct ChatController<Context: RequestContext>: Sendable {
         var requirements: RoutingOptions.Requirements?
         var stream: Bool?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case conversationID = "conversation_id", message, tenant, topK = "top_k", strategy, requirements, stream
         }
     }
