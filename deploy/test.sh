@@ -14,7 +14,9 @@ pg_bin=$(deploy/install-postgres.sh | tail -n 1)
 deploy/install-model.sh >/dev/null
 export UNITY_AI_PG_BIN="$pg_bin"
 
-# A throwaway PostgreSQL for the integration tests, reached through a unix socket only.
+# A throwaway PostgreSQL for the integration tests, reached through a unix socket only. Swift Testing runs the suites
+# in parallel, each test on a database of its own with a pool of up to 16 connections: 200 connections ran out
+# ("too many clients already") once the suite passed 600 tests.
 test_root=$(mktemp -d /tmp/unity-ai-test.XXXXXX)
 chmod 755 "$test_root"
 pg_user=$(postgres_user)
@@ -33,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 run_as "$pg_bin/initdb" -D "$test_root/data" -U postgres --auth=trust -E UTF8 --locale=C --no-instructions >/dev/null
 run_as "$pg_bin/pg_ctl" -D "$test_root/data" -l "$test_root/postgres.log" -w -t 60 \
-  -o "-c listen_addresses='' -c unix_socket_directories='$test_root' -c fsync=off -c max_connections=200" start >/dev/null \
+  -o "-c listen_addresses='' -c unix_socket_directories='$test_root' -c fsync=off -c max_connections=1000" start >/dev/null \
   || { tail -n 30 "$test_root/postgres.log" >&2; exit 1; }
 export UNITY_AI_TEST_DATABASE_URL="postgres://postgres@/postgres?host=$test_root"
 
