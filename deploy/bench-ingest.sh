@@ -7,6 +7,7 @@
 #     as the wall-clock time of N texts minus that of one, so process start and model loading cancel out.
 # Needs a PostgreSQL with pgvector: DATABASE_URL or UNITY_AI_TEST_DATABASE_URL (a fresh database is created and
 # dropped per run). UNITY_AI_BIN picks a built binary (default: a release build of unity-ai).
+# BENCH_SKIP_MINILM=1 skips the second part.
 # Usage: deploy/bench-ingest.sh [FILES] [BATCH] [IN_FLIGHT] [LATENCY_MS] [MINILM_FILES]
 #        (defaults: 3000 files, batch 64, 4 in flight, 50 ms, 150 files).
 set -euo pipefail
@@ -85,10 +86,10 @@ http_json=$(DATABASE_URL=$(fresh_database http) "$bin" ingest --json --embedding
 stats=$(curl -s "http://127.0.0.1:$port/stats")
 
 minilm_json="{}"
-if "$bin" embed --model minilm "probe" >/dev/null 2>&1; then
+if [ "${BENCH_SKIP_MINILM:-0}" != 1 ] && "$bin" embed --model minilm "probe" >/dev/null 2>&1; then
   # The exact texts ingest embeds for the first MINILM_FILES files: from the fake endpoint's log of a small run.
   mkdir -p "$work/subset"
-  find "$work/corpus" -name '*.md' | sort | head -n "$minilm_files" | xargs -I{} cp {} "$work/subset/"
+  find "$work/corpus" -name '*.md' | sort | sed -n "1,${minilm_files}p" | xargs -I{} cp {} "$work/subset/"
   : > "$work/texts.log"
   DATABASE_URL=$(fresh_database texts) "$bin" ingest --json --embedding-model fake/bench-embed --chunk-tokens 64 \
     "$work/subset" >/dev/null
@@ -134,11 +135,11 @@ python3 - "$http_json" "$stats" "$minilm_json" "$batch" "$in_flight" "$latency" 
 import json, os, sys
 http, stats, minilm = json.loads(sys.argv[1] or "{}"), json.loads(sys.argv[2] or "{}"), json.loads(sys.argv[3])
 batch, in_flight, latency = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-ceiling = batch * in_flight / (latency / 1000)
+ceiling = batch * in_flight / (latency / 1000) if latency > 0 else float("inf")
 rate = http.get("chunks_embedded", 0) / http["seconds"] if http.get("seconds") else 0
 result = {"http": {"files": http.get("added"), "failed": http.get("failed"), "chunks": http.get("chunks_embedded"),
                    "seconds": http.get("seconds"), "rate": round(rate, 1), "ceiling": ceiling,
-                   "fraction": round(rate / ceiling, 3), "endpoint": stats},
+                   "fraction": round(rate / ceiling, 3) if latency > 0 else None, "endpoint": stats},
           "minilm": minilm, "cores": os.cpu_count(), "load_before": sys.argv[7], "load_after": sys.argv[8]}
 print(json.dumps(result))
 print()

@@ -18,7 +18,7 @@ DIMENSIONS = int(sys.argv[1])
 LATENCY = int(sys.argv[2]) / 1000.0
 LOG = open(sys.argv[3], "a") if len(sys.argv) > 3 else None
 LOCK = threading.Lock()
-STATS = {"requests": 0, "texts": 0, "max_batch": 0, "in_flight": 0, "max_in_flight": 0}
+STATS = {"requests": 0, "texts": 0, "max_batch": 0, "in_flight": 0, "max_in_flight": 0, "service_ms_total": 0.0}
 
 
 def vector(text):
@@ -49,7 +49,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/stats"):
             with LOCK:
-                self.reply(200, dict(STATS))
+                stats = dict(STATS)
+            stats["mean_service_ms"] = round(stats.pop("service_ms_total") / max(1, stats["requests"]), 1)
+            self.reply(200, stats)
         else:
             self.reply(200, {"object": "list", "data": [{"id": "bench-embed", "object": "model"}]})
 
@@ -74,10 +76,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         left = LATENCY - (time.monotonic() - started)
         if left > 0:
             time.sleep(left)
-        with LOCK:
-            STATS["in_flight"] -= 1
         self.reply(200, {"object": "list", "data": data, "model": request.get("model", "bench-embed"),
                          "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+        with LOCK:
+            STATS["in_flight"] -= 1
+            STATS["service_ms_total"] += (time.monotonic() - started) * 1000
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
