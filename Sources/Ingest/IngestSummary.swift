@@ -67,7 +67,7 @@ extension IngestProgress {
         }
         let text =
             " \(filesDone)/\(total) files · \(chunksStored) chunks (\(chunksEmbedded) embedded) · "
-            + "\(Int(rate.isFinite ? rate.rounded() : 0)) chunks/s · ETA \(eta)"
+            + "\(Int(rate.isFinite ? min(rate, 1e12).rounded() : 0)) chunks/s · ETA \(eta)"
         let barWidth = max(0, min(30, width - text.count - 2))
         guard barWidth >= 5 else { return String(text.dropFirst().prefix(max(0, width))) }
         let filled = min(barWidth, Int((fraction * Double(barWidth)).rounded(.down)))

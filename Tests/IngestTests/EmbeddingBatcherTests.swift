@@ -113,7 +113,11 @@ final class ScriptedEmbedder: EmbeddingProvider, Sendable {
         async let first = batcher.embed(["shared", "a"], keys: ["k-shared", "k-a"])
         async let second = batcher.embed(["shared", "b"], keys: ["k-shared", "k-b"])
         // Let both requests be handed in before the embedder answers.
-        while await batcher.currentStatistics.peakPendingTexts < 3 && embedder.calls.isEmpty { await Task.yield() }
+        var spins = 0
+        while spins < 100_000, await batcher.currentStatistics.peakPendingTexts < 3, embedder.calls.isEmpty {
+            spins += 1
+            await Task.yield()
+        }
         embedder.openGate()
         let (one, two) = try await (first, second)
         #expect(one.vectors[0] == ScriptedEmbedder.vector("shared") && two.vectors[0] == ScriptedEmbedder.vector("shared"))
@@ -134,7 +138,12 @@ final class ScriptedEmbedder: EmbeddingProvider, Sendable {
                 }
             }
             // With the embedder held, one batch is in flight and the pending texts fill up: the rest must wait.
-            while await batcher.currentStatistics.waitingForAdmission == 0 { await Task.yield() }
+            var spins = 0
+            while spins < 1_000_000, await batcher.currentStatistics.waitingForAdmission == 0 {
+                spins += 1
+                await Task.yield()
+            }
+            #expect(await batcher.currentStatistics.waitingForAdmission > 0)
             let held = await batcher.currentStatistics
             #expect(held.peakInFlight == 1)
             #expect(held.peakPendingTexts <= 8 + 4 - 1)
