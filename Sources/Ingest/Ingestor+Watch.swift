@@ -57,16 +57,16 @@ extension Ingestor {
                     covering.append(path)
                     summary.merge(
                         try await ingestRoot(
-                            path, displayBase: display, tenantID: tenantID, modelID: modelID, start: start,
-                            progress: nil))
+                            path, displayBase: display, metadataRoot: root, tenantID: tenantID, modelID: modelID,
+                            start: start, progress: nil))
                 case S_IFREG:
                     let name = (path as NSString).lastPathComponent
                     guard DocumentFormat.detect(fileName: name) != nil || DocumentWalker.isArchive(fileName: name)
                     else { continue }
                     summary.merge(
                         try await ingestRoot(
-                            path, displayBase: (display as NSString).deletingLastPathComponent, tenantID: tenantID,
-                            modelID: modelID, start: start, progress: nil))
+                            path, displayBase: (display as NSString).deletingLastPathComponent, metadataRoot: root,
+                            tenantID: tenantID, modelID: modelID, start: start, progress: nil))
                 default:
                     continue
                 }

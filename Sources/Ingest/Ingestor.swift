@@ -93,9 +93,10 @@ public struct Ingestor: Sendable {
     /// Ingests one root (a directory or a file, absolute and standardised) and removes the documents gone from it.
     /// `displayBase` is the display path of the directory the root's entries are named under (the root itself for
     /// a directory, its folder for a file); `nil` names them under the root's own name, as a command-line root is.
+    /// `metadataRoot` is the root stored in the documents' metadata (a watched directory's, for the paths it syncs).
     func ingestRoot(
-        _ root: String, displayBase: String?, tenantID: Int64, modelID: Int, start: ContinuousClock.Instant,
-        progress: (@Sendable (IngestProgress) -> Void)?
+        _ root: String, displayBase: String?, metadataRoot: String? = nil, tenantID: Int64, modelID: Int,
+        start: ContinuousClock.Instant, progress: (@Sendable (IngestProgress) -> Void)?
     ) async throws -> IngestSummary {
         var summary = IngestSummary()
         guard FileManager.default.fileExists(atPath: root) else {
@@ -127,7 +128,7 @@ public struct Ingestor: Sendable {
         let states = try await store.documentStates(tenantID: tenantID, scope: scope, modelID: modelID, logger: logger)
 
         let outcomes = await process(
-            listing.files, rootName: rootName, root: root, states: states, tenantID: tenantID, modelID: modelID,
+            listing.files, rootName: rootName, root: metadataRoot ?? root, states: states, tenantID: tenantID, modelID: modelID,
             start: start, progress: progress)
         var kept: Set<String> = []
         for (entry, outcome) in zip(listing.files, outcomes) {
@@ -148,7 +149,7 @@ public struct Ingestor: Sendable {
             let displayPath = rootName.isEmpty ? archive.relativePath : rootName + "/" + archive.relativePath
             summary.merge(
                 try await ingestArchive(
-                    archive, displayPath: displayPath, root: root, tenantID: tenantID, modelID: modelID,
+                    archive, displayPath: displayPath, root: metadataRoot ?? root, tenantID: tenantID, modelID: modelID,
                     start: start, progress: progress))
         }
         return summary

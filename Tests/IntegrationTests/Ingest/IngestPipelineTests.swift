@@ -145,7 +145,7 @@ final class CountingEmbedder: EmbeddingProvider, Sendable {
             #expect(try await settled())
             #expect(
                 try await appliance.count(
-                    "SELECT count(*)::bigint FROM documents WHERE source_uri LIKE '%/watched/new/dock.md' AND metadata->>'display_path' = 'watched/new/dock.md'"
+                    "SELECT count(*)::bigint FROM documents WHERE source_uri LIKE '%/watched/new/dock.md' AND metadata->>'display_path' = 'watched/new/dock.md' AND metadata->>'root' = '\(root)'"
                 ) == 1)
             watching.cancel()
             _ = await watching.result
