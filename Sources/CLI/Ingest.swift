@@ -1,10 +1,12 @@
 import ArgumentParser
+import Dispatch
 import Archive
 import Logging
 import Foundation
 import Ingest
 import Providers
 import Storage
+import Synchronization
 
 /// `unity-ai ingest PATH...`: brings files into a tenant's knowledge base.
 struct Ingest: AsyncParsableCommand {
@@ -20,6 +22,13 @@ struct Ingest: AsyncParsableCommand {
             tenant its tenant column names) and --plugin-metrics summarises plugin_metrics per plugin, host, hour \
             and day (documents plugin_metrics/<plugin>/<host>/<window>); both read only what changed since the \
             last sync. The server runs them on a schedule (jobs knowledge_sync and plugin_metrics_sync).
+
+            --watch PATH ingests the directory, then follows it (inotify) until SIGINT or SIGTERM: after 500 ms \
+            without changes, new and changed files are ingested and deleted ones removed; one summary line per sync.
+
+            A chunk whose exact text the tenant already holds a vector of (same embedding model) reuses that \
+            vector, whatever its path: copies and moves embed nothing. Texts of many files are embedded in \
+            shared batches (--batch-size, --embedding-concurrency batches in flight).
 
             Exit status: 0 on success, 2 when some files or rows failed (they are listed and the rest were \
             ingested), 1 on an error that stopped the run.
@@ -60,6 +69,18 @@ struct Ingest: AsyncParsableCommand {
             discussion: "The mark follows the latest ingest of a path: ingesting it again without --private clears it."))
     var isPrivate = false
 
+    @Flag(help: "Ingest the one directory given, then follow it and re-sync what changes until SIGINT/SIGTERM.")
+    var watch = false
+
+    @Option(help: "Texts in one embedding batch, split to the provider's own limit (default: 64).")
+    var batchSize: Int?
+
+    @Option(help: "Embedding batches in flight at once (default: 4).")
+    var embeddingConcurrency: Int?
+
+    @Option(help: "Documents in flight at once: read, waiting for vectors or being written (default: 16).")
+    var concurrency: Int?
+
     @Option(help: "Entries an archive may hold before it is rejected (default: 10000).")
     var archiveMaxEntries: Int?
 
@@ -79,6 +100,19 @@ struct Ingest: AsyncParsableCommand {
         guard paths.isEmpty || (!knowledgeItems && !pluginMetrics) else {
             throw ValidationError(
                 "Ingest paths and the --knowledge-items/--plugin-metrics tables in separate runs: --tenant means something else for each.")
+        }
+        if watch {
+            guard paths.count == 1, !knowledgeItems, !pluginMetrics else {
+                throw ValidationError("--watch follows exactly one directory: unity-ai ingest --watch PATH.")
+            }
+        }
+        for (name, value, range) in [
+            ("--batch-size", batchSize, 1...4096), ("--embedding-concurrency", embeddingConcurrency, 1...256),
+            ("--concurrency", concurrency, 1...1024),
+        ] {
+            if let value, !range.contains(value) {
+                throw ValidationError("\(name) must be between \(range.lowerBound) and \(range.upperBound).")
+            }
         }
         guard (16...8192).contains(chunkTokens) else { throw ValidationError("--chunk-tokens must be between 16 and 8192.") }
         if let chunkOverlap, !(0..<chunkTokens).contains(chunkOverlap) {
@@ -103,20 +137,35 @@ struct Ingest: AsyncParsableCommand {
         if let archiveMaxEntryMib { ingestConfiguration.archiveLimits.maximumEntrySize = Int64(archiveMaxEntryMib) << 20 }
         if let archiveMaxTotalMib { ingestConfiguration.archiveLimits.maximumTotalSize = Int64(archiveMaxTotalMib) << 20 }
         if let archiveMaxRatio { ingestConfiguration.archiveLimits.maximumCompressionRatio = Int64(archiveMaxRatio) }
+        if let batchSize { ingestConfiguration.embedding.batchSize = batchSize }
+        if let embeddingConcurrency { ingestConfiguration.embedding.maximumInFlight = embeddingConcurrency }
+        if let concurrency { ingestConfiguration.concurrency = concurrency }
         let configuration = ingestConfiguration
         let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let (tenant, paths, knowledgeItems, pluginMetrics) = (self.tenant, self.paths, self.knowledgeItems, self.pluginMetrics)
         let isPrivate = self.isPrivate
+        // At most ten redraws a second, and always the last file's.
+        let lastDraw = Mutex<Double>(-1)
         let progress: @Sendable (IngestProgress) -> Void = { progress in
             guard showProgress else { return }
-            let rate = progress.elapsedSeconds > 0 ? Double(progress.chunksEmbedded) / progress.elapsedSeconds : 0
-            FileHandle.standardError.write(
-                Data(
-                    String(
-                        format: "\r\u{1B}[Kfiles %ld/%ld · chunks %ld · %.0f chunks/s", progress.filesDone,
-                        progress.filesTotal, progress.chunksEmbedded, rate
-                    ).utf8))
+            let due = lastDraw.withLock { (last: inout Double) -> Bool in
+                guard progress.filesDone == progress.filesTotal || progress.elapsedSeconds - last >= 0.1 else {
+                    return false
+                }
+                last = progress.elapsedSeconds
+                return true
+            }
+            guard due else { return }
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + progress.line(width: Self.terminalWidth())).utf8))
+        }
+        if watch {
+            try await runtime.withDatabase { runtime in
+                try await Self.follow(
+                    paths[0], tenant: tenant ?? "default", ingestor: runtime.makeIngestor(configuration: configuration),
+                    json: json)
+            }
+            return
         }
         let summary = try await runtime.withDatabase { runtime in
             let ingestor = runtime.makeIngestor(configuration: configuration)
@@ -167,5 +216,52 @@ struct Ingest: AsyncParsableCommand {
             }
         }
         if summary.failed > 0 { throw ExitCode(2) }
+    }
+
+    /// Ingests and follows `path` until SIGINT or SIGTERM, printing one line (or JSON object) per sync.
+    static func follow(_ path: String, tenant: String, ingestor: Ingestor, json: Bool) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await ingestor.watch(path: path, tenant: tenant) { summary in
+                    if json {
+                        let encoder = JSONEncoder()
+                        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                        if let data = try? encoder.encode(summary) {
+                            FileHandle.standardOutput.write(data + Data("\n".utf8))
+                        }
+                    } else {
+                        FileHandle.standardOutput.write(Data("Synced \(path): \(summary.line).\n".utf8))
+                        for failure in summary.failures {
+                            FileHandle.standardError.write(Data("  failed: \(failure.path): \(failure.reason)\n".utf8))
+                        }
+                    }
+                }
+            }
+            group.addTask { await Self.untilInterrupted() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Returns on the first SIGINT or SIGTERM (which then no longer end the process by themselves).
+    static func untilInterrupted() async {
+        let (signals, continuation) = AsyncStream.makeStream(of: Int32.self)
+        let sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
+        for await _ in signals { break }
+        for source in sources { source.cancel() }
+    }
+
+    /// Columns of the terminal on stderr, or 100.
+    static func terminalWidth() -> Int {
+        var size = winsize()
+        let status = withUnsafeMutablePointer(to: &size) { ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), $0) }
+        guard status == 0, size.ws_col > 0 else { return 100 }
+        return Int(size.ws_col)
     }
 }

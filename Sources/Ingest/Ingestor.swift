@@ -20,8 +20,12 @@ public struct Ingestor: Sendable {
         public var chunker = Chunker.Configuration()
         /// Files larger than this are reported and skipped. Defaults to 32 MiB.
         public var maximumFileBytes = 32 << 20
-        /// Files processed at once. Defaults to 4.
-        public var concurrency = 4
+        /// Documents in flight at once: being read and extracted, waiting for their vectors, or being written (each
+        /// in its own transaction). Defaults to 16; the batcher's pending bound makes the extra ones wait.
+        public var concurrency = 16
+        /// How texts are batched across documents for the embedder: batch size (default 64, split to the provider's
+        /// own limit), batches in flight (default 4) and retries of a failed batch (default 1).
+        public var embedding = EmbeddingBatcher.Configuration()
         /// How far an archive may expand before it is rejected as a bomb, with nothing of it stored. Defaults to
         /// ``ArchiveReader/Limits``' defaults: 10,000 entries, 64 MiB an entry, 1 GiB in all, a 200:1 ratio.
         public var archiveLimits = ArchiveReader.Limits()
@@ -33,21 +37,33 @@ public struct Ingestor: Sendable {
     public let configuration: Configuration
     public let store: KnowledgeStore
     public let embedder: any EmbeddingProvider
+    /// Batches the texts of all documents this ingestor handles (directories, tables, archives) for ``embedder``.
+    public let batcher: EmbeddingBatcher
     let logger: Logger
 
     public init(configuration: Configuration = .init(), store: KnowledgeStore, embedder: any EmbeddingProvider, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.embedder = embedder
+        self.batcher = EmbeddingBatcher(embedder: embedder, configuration: configuration.embedding)
         self.logger = logger
     }
 
+    /// What became of one document: `chunks` it now has, of which `embedded` texts were sent to the embedder (the
+    /// others' vectors were reused or shared with another document of the run).
     enum Outcome: Sendable {
-        case added(chunks: Int), updated(chunks: Int), unchanged, failed(String)
+        case added(chunks: Int, embedded: Int), updated(chunks: Int, embedded: Int), unchanged, failed(String)
 
         var chunksEmbedded: Int {
             switch self {
-            case .added(let chunks), .updated(let chunks): chunks
+            case .added(_, let embedded), .updated(_, let embedded): embedded
+            case .unchanged, .failed: 0
+            }
+        }
+
+        var chunksStored: Int {
+            switch self {
+            case .added(let chunks, _), .updated(let chunks, _): chunks
             case .unchanged, .failed: 0
             }
         }
@@ -66,61 +82,76 @@ public struct Ingestor: Sendable {
 
         for path in paths {
             let root = URL(fileURLWithPath: path).standardizedFileURL.path
-            guard FileManager.default.fileExists(atPath: root) else {
-                // A missing root (an unmounted volume, a typo) removes nothing.
-                summary.failed += 1
-                summary.failures.append(.init(path: root, reason: "The path does not exist; nothing under it was changed."))
-                continue
-            }
-            // Walking and reading files block their thread: they run on NIO's thread pool for blocking I/O, never on
-            // Swift concurrency's few threads.
-            let listing = try await NIOThreadPool.singleton.runIfActive { DocumentWalker().walk(root: root) }
-            summary.skipped += listing.skipped.count
-            for (directory, reason) in listing.unreadableDirectories {
-                summary.failures.append(.init(path: directory, reason: reason))
-                logger.warning("Cannot read directory", metadata: ["ingest.path": "\(directory)", "ingest.reason": "\(reason)"])
-            }
-            let isDirectory = (try? FileManager.default.attributesOfItem(atPath: root)[.type] as? FileAttributeType)
-                == .typeDirectory
-            if !isDirectory && listing.files.isEmpty && listing.archives.isEmpty && listing.unreadableDirectories.isEmpty {
-                summary.failures.append(.init(path: root, reason: "not a file of a kind the appliance reads"))
-                summary.failed += 1
-                continue
-            }
-            let rootName = isDirectory ? (root as NSString).lastPathComponent : ""
-            // Removal only ever touches what belonged to this root: the file itself, or what is under the folder.
-            let rootURI = Self.uri(forPath: root)
-            let scope: KnowledgeStore.SourceScope =
-                isDirectory ? .under(rootURI.hasSuffix("/") ? rootURI : rootURI + "/") : .document(rootURI)
-            let states = try await store.documentStates(tenantID: tenantID, scope: scope, modelID: modelID, logger: logger)
-
-            let outcomes = await process(
-                listing.files, rootName: rootName, root: root, states: states, tenantID: tenantID, modelID: modelID,
-                start: start, progress: progress)
-            var kept: Set<String> = []
-            for (entry, outcome) in zip(listing.files, outcomes) {
-                kept.insert(Self.uri(forPath: entry.path))
-                summary.record(outcome, path: entry.path)
-            }
-            // Files gone from the root; never those under a directory that could not be read, nor the entries of an
-            // archive still present (its own pass below decides about them).
-            let unreadablePrefixes = listing.unreadableDirectories.map { Self.uri(forPath: $0.path) + "/" }
-                + listing.archives.map { Self.archivePrefix(forPath: $0.path) }
-            let gone = states.keys.filter { uri in
-                !kept.contains(uri) && !unreadablePrefixes.contains(where: { uri.hasPrefix($0) })
-            }
-            if !gone.isEmpty {
-                summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
-            }
-            for archive in listing.archives {
-                let displayPath = rootName.isEmpty ? archive.relativePath : rootName + "/" + archive.relativePath
-                summary.merge(
-                    try await ingestArchive(
-                        archive, displayPath: displayPath, root: root, tenantID: tenantID, modelID: modelID,
-                        start: start, progress: progress))
-            }
+            summary.merge(
+                try await ingestRoot(
+                    root, displayBase: nil, tenantID: tenantID, modelID: modelID, start: start, progress: progress))
         }
         summary.seconds = (clock.now - start).seconds
+        return summary
+    }
+
+    /// Ingests one root (a directory or a file, absolute and standardised) and removes the documents gone from it.
+    /// `displayBase` is the display path of the directory the root's entries are named under (the root itself for
+    /// a directory, its folder for a file); `nil` names them under the root's own name, as a command-line root is.
+    /// `metadataRoot` is the root stored in the documents' metadata (a watched directory's, for the paths it syncs).
+    func ingestRoot(
+        _ root: String, displayBase: String?, metadataRoot: String? = nil, tenantID: Int64, modelID: Int,
+        start: ContinuousClock.Instant, progress: (@Sendable (IngestProgress) -> Void)?
+    ) async throws -> IngestSummary {
+        var summary = IngestSummary()
+        guard FileManager.default.fileExists(atPath: root) else {
+            // A missing root (an unmounted volume, a typo) removes nothing.
+            summary.failed += 1
+            summary.failures.append(.init(path: root, reason: "The path does not exist; nothing under it was changed."))
+            return summary
+        }
+        // Walking and reading files block their thread: they run on NIO's thread pool for blocking I/O, never on
+        // Swift concurrency's few threads.
+        let listing = try await NIOThreadPool.singleton.runIfActive { DocumentWalker().walk(root: root) }
+        summary.skipped += listing.skipped.count
+        for (directory, reason) in listing.unreadableDirectories {
+            summary.failures.append(.init(path: directory, reason: reason))
+            logger.warning("Cannot read directory", metadata: ["ingest.path": "\(directory)", "ingest.reason": "\(reason)"])
+        }
+        let isDirectory = (try? FileManager.default.attributesOfItem(atPath: root)[.type] as? FileAttributeType)
+            == .typeDirectory
+        if !isDirectory && listing.files.isEmpty && listing.archives.isEmpty && listing.unreadableDirectories.isEmpty {
+            summary.failures.append(.init(path: root, reason: "not a file of a kind the appliance reads"))
+            summary.failed += 1
+            return summary
+        }
+        let rootName = displayBase ?? (isDirectory ? (root as NSString).lastPathComponent : "")
+        // Removal only ever touches what belonged to this root: the file itself, or what is under the folder.
+        let rootURI = Self.uri(forPath: root)
+        let scope: KnowledgeStore.SourceScope =
+            isDirectory ? .under(rootURI.hasSuffix("/") ? rootURI : rootURI + "/") : .document(rootURI)
+        let states = try await store.documentStates(tenantID: tenantID, scope: scope, modelID: modelID, logger: logger)
+
+        let outcomes = await process(
+            listing.files, rootName: rootName, root: metadataRoot ?? root, states: states, tenantID: tenantID, modelID: modelID,
+            start: start, progress: progress)
+        var kept: Set<String> = []
+        for (entry, outcome) in zip(listing.files, outcomes) {
+            kept.insert(Self.uri(forPath: entry.path))
+            summary.record(outcome, path: entry.path)
+        }
+        // Files gone from the root; never those under a directory that could not be read, nor the entries of an
+        // archive still present (its own pass below decides about them).
+        let unreadablePrefixes = listing.unreadableDirectories.map { Self.uri(forPath: $0.path) + "/" }
+            + listing.archives.map { Self.archivePrefix(forPath: $0.path) }
+        let gone = states.keys.filter { uri in
+            !kept.contains(uri) && !unreadablePrefixes.contains(where: { uri.hasPrefix($0) })
+        }
+        if !gone.isEmpty {
+            summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
+        }
+        for archive in listing.archives {
+            let displayPath = rootName.isEmpty ? archive.relativePath : rootName + "/" + archive.relativePath
+            summary.merge(
+                try await ingestArchive(
+                    archive, displayPath: displayPath, root: metadataRoot ?? root, tenantID: tenantID, modelID: modelID,
+                    start: start, progress: progress))
+        }
         return summary
     }
 
@@ -146,6 +177,7 @@ public struct Ingestor: Sendable {
     ) async -> [Outcome] {
         var outcomes = [Outcome?](repeating: nil, count: count)
         var chunksSoFar = 0
+        var storedSoFar = 0
         var done = 0
         await withTaskGroup(of: (Int, Outcome).self) { group in
             var next = 0
@@ -160,9 +192,10 @@ public struct Ingestor: Sendable {
                 outcomes[index] = outcome
                 done += 1
                 chunksSoFar += outcome.chunksEmbedded
+                storedSoFar += outcome.chunksStored
                 progress?(
                     IngestProgress(
-                        filesDone: done, filesTotal: count, chunksEmbedded: chunksSoFar,
+                        filesDone: done, filesTotal: count, chunksEmbedded: chunksSoFar, chunksStored: storedSoFar,
                         elapsedSeconds: (ContinuousClock.now - start).seconds))
                 enqueue()
             }
@@ -260,7 +293,8 @@ public struct Ingestor: Sendable {
             return heading
         }
         let contexts = headingPaths.map { $0.joined(separator: " > ") + keywordLine }
-        let vectors = try await embedder.embedAll(zip(contexts, chunks).map { "\($0)\n\n\($1.text)" })
+        let texts = zip(contexts, chunks).map { "\($0)\n\n\($1.text)" }
+        let (vectors, textHashes, embedded) = try await embeddings(for: texts, tenantID: tenantID, modelID: modelID)
         let metadata: [String: String] = extraMetadata.merging([
             "display_path": displayPath, "format": format.rawValue, "title": title,
             "chunker": fingerprint, "embedding_model": embedder.model.name,
@@ -275,9 +309,43 @@ public struct Ingestor: Sendable {
                     characterRange: chunk.characterRange, headingPath: titleInHeadings ? context.1 : chunk.headingPath,
                     searchText: context.0 + "\n" + chunk.text)
             },
-            embeddings: vectors, modelID: modelID, logger: logger)
-        logger.debug("Ingested document", metadata: ["ingest.path": "\(displayPath)", "ingest.chunks": "\(chunks.count)"])
-        return existed ? .updated(chunks: chunks.count) : .added(chunks: chunks.count)
+            embeddings: vectors, textHashes: textHashes, modelID: modelID, logger: logger)
+        logger.debug(
+            "Ingested document",
+            metadata: [
+                "ingest.path": "\(displayPath)", "ingest.chunks": "\(chunks.count)", "ingest.embedded": "\(embedded)",
+            ])
+        return existed ? .updated(chunks: chunks.count, embedded: embedded) : .added(chunks: chunks.count, embedded: embedded)
+    }
+
+    /// Vectors for `texts` (the exact texts embedded), their SHA-256 and how many were sent to the embedder: texts
+    /// the tenant already holds a vector of with this model are copied (hash-keyed reuse), each other distinct text
+    /// goes once through the shared ``batcher``.
+    func embeddings(for texts: [String], tenantID: Int64, modelID: Int) async throws
+        -> (vectors: [[Float]], textHashes: [String], embedded: Int)
+    {
+        let hashes = texts.map { Self.hex(SHA256.hash(data: Data($0.utf8))) }
+        guard !texts.isEmpty else { return ([], [], 0) }
+        let reused = try await store.reusableEmbeddings(
+            tenantID: tenantID, modelID: modelID, textHashes: hashes, logger: logger)
+        var missingTexts: [String] = []
+        var missingKeys: [String] = []
+        var seen: Set<String> = []
+        for (text, hash) in zip(texts, hashes) where reused[hash] == nil && seen.insert(hash).inserted {
+            missingTexts.append(text)
+            missingKeys.append(hash)
+        }
+        let result = try await batcher.embed(missingTexts, keys: missingKeys)
+        let fresh = Dictionary(zip(missingKeys, result.vectors), uniquingKeysWith: { first, _ in first })
+        let dimensions = embedder.model.dimensions
+        let vectors = try hashes.map { hash in
+            guard let vector = reused[hash] ?? fresh[hash], vector.count == dimensions else {
+                throw ProviderError.malformedResponse(
+                    provider: embedder.model.name, reason: "no vector of \(dimensions) dimensions for a chunk")
+            }
+            return vector
+        }
+        return (vectors, hashes, result.embedded)
     }
 
     /// A document from a source other than a directory (a table, a benchmark corpus).
@@ -339,12 +407,12 @@ public struct Ingestor: Sendable {
 extension IngestSummary {
     mutating func record(_ outcome: Ingestor.Outcome, path: String) {
         switch outcome {
-        case .added(let chunks):
+        case .added(_, let embedded):
             added += 1
-            chunksEmbedded += chunks
-        case .updated(let chunks):
+            chunksEmbedded += embedded
+        case .updated(_, let embedded):
             updated += 1
-            chunksEmbedded += chunks
+            chunksEmbedded += embedded
         case .unchanged:
             unchanged += 1
         case .failed(let reason):

@@ -181,6 +181,9 @@ public struct KnowledgeStore: Sendable {
 
     /// Stores a document with its chunks and their vectors, replacing what was stored under the same source URI,
     /// in one transaction: a failure leaves the previous version in place.
+    ///
+    /// `textHashes` (lowercase hex SHA-256 of the text each vector was made from, one per chunk, or none) are
+    /// stored with the vectors so that a later ingest can reuse them (``reusableEmbeddings(tenantID:modelID:textHashes:logger:)``).
     @discardableResult
     public func replaceDocument(
         tenantID: Int64,
@@ -189,12 +192,16 @@ public struct KnowledgeStore: Sendable {
         metadataJSON: String,
         chunks: [NewChunk],
         embeddings: [[Float]],
+        textHashes: [String] = [],
         modelID: Int,
         logger: Logger
     ) async throws -> Int64 {
         guard chunks.count == embeddings.count else {
             throw StorageError(
                 .inconsistentData, "\(chunks.count) chunks but \(embeddings.count) embeddings for \(sourceURI).")
+        }
+        guard textHashes.isEmpty || (textHashes.count == chunks.count && textHashes.allSatisfy(Self.isSHA256Hex)) else {
+            throw StorageError(.inconsistentData, "The text hashes for \(sourceURI) do not match its chunks.")
         }
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
@@ -237,9 +244,10 @@ public struct KnowledgeStore: Sendable {
             }
             try await connection.query(
                 """
-                INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding)
-                SELECT e.chunk_id, \(modelID), \(tenantID), e.embedding::vector
-                FROM unnest(\(chunkIDs)::bigint[], \(embeddings.map(Self.vectorLiteral))::text[]) AS e(chunk_id, embedding)
+                INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding, text_sha256)
+                SELECT e.chunk_id, \(modelID), \(tenantID), e.embedding::vector, decode(e.hash, 'hex')
+                FROM unnest(\(chunkIDs)::bigint[], \(embeddings.map(Self.vectorLiteral))::text[], \(textHashes)::text[])
+                     AS e(chunk_id, embedding, hash)
                 """, logger: logger)
             return documentID
         }
