@@ -26,6 +26,7 @@ public struct DirectoryWatcher: Sendable {
 
     /// The directory followed (absolute, standardised).
     public let root: String
+    /// Debounce settings.
     public let configuration: Configuration
 
     /// A watcher of `root`, which must be a directory; nothing is watched until ``changes()`` is iterated.
@@ -84,6 +85,7 @@ public struct DirectoryWatcher: Sendable {
 public struct IngestWatchError: Error, Sendable, CustomStringConvertible {
     /// What happened and what to do.
     public var message: String
+    /// The message.
     public var description: String { message }
 }
 
