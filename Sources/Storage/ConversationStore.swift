@@ -130,19 +130,28 @@ public struct ConversationStore: Sendable {
         }
     }
 
+    /// Runs `query` in the tenant's scope (row-level security, behind the query's own filter) when `tenantID` is
+    /// given; as the appliance otherwise (import and export of every tenant).
+    private func rows(_ query: PostgresQuery, tenantID: Int64?, logger: Logger) async throws -> QueryRows {
+        guard let tenantID else { return try await client.query(query, logger: logger) }
+        return try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
+            QueryRows(rows: try await connection.query(query, logger: logger).collect())
+        }
+    }
+
     /// The conversation with its messages; `nil` when the tenant has none with this id. `tenantID` `nil` finds it
     /// in any tenant (import, export).
     public func conversation(id: UUID, tenantID: Int64?, logger: Logger) async throws -> Conversation? {
-        let rows = try await client.query(
+        let rows = try await self.rows(
             """
             SELECT c.id, t.name, c.title,
                    to_char(c.created_at AT TIME ZONE 'UTC', \(unescaped: Self.timestamp)),
                    to_char(c.updated_at AT TIME ZONE 'UTC', \(unescaped: Self.timestamp))
             FROM conversations c JOIN tenants t ON t.id = c.tenant_id
             WHERE c.id = \(id) AND (\(tenantID)::bigint IS NULL OR c.tenant_id = \(tenantID)::bigint)
-            """, logger: logger)
+            """, tenantID: tenantID, logger: logger)
         guard let head = try rows.decode((UUID, String, String, String, String).self).first else { return nil }
-        let messages = try await messages(conversationIDs: [head.0], logger: logger)[head.0] ?? []
+        let messages = try await messages(conversationIDs: [head.0], tenantID: tenantID, logger: logger)[head.0] ?? []
         return Conversation(id: head.0, tenant: head.1, title: head.2, createdAt: head.3, updatedAt: head.4, messages: messages)
     }
 
@@ -171,7 +180,7 @@ public struct ConversationStore: Sendable {
     ) async throws {
         var after: UUID?
         while true {
-            let rows = try await client.query(
+            let rows = try await self.rows(
                 """
                 SELECT c.id, t.name, c.title,
                        to_char(c.created_at AT TIME ZONE 'UTC', \(unescaped: Self.timestamp)),
@@ -180,10 +189,10 @@ public struct ConversationStore: Sendable {
                 WHERE (\(tenantID)::bigint IS NULL OR c.tenant_id = \(tenantID)::bigint)
                   AND (\(after)::uuid IS NULL OR c.id > \(after)::uuid)
                 ORDER BY c.id LIMIT \(batchSize)
-                """, logger: logger)
+                """, tenantID: tenantID, logger: logger)
             let heads = try rows.decode((UUID, String, String, String, String).self)
             guard let last = heads.last else { return }
-            let messages = try await messages(conversationIDs: heads.map(\.0), logger: logger)
+            let messages = try await messages(conversationIDs: heads.map(\.0), tenantID: tenantID, logger: logger)
             for (id, tenant, title, created, updated) in heads {
                 try await body(
                     Conversation(
@@ -200,13 +209,13 @@ public struct ConversationStore: Sendable {
         to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         """
 
-    private func messages(conversationIDs: [UUID], logger: Logger) async throws -> [UUID: [Message]] {
-        let rows = try await client.query(
+    private func messages(conversationIDs: [UUID], tenantID: Int64? = nil, logger: Logger) async throws -> [UUID: [Message]] {
+        let rows = try await self.rows(
             """
             SELECT \(unescaped: Self.messageColumns) FROM conversation_messages m
             WHERE m.conversation_id = ANY(\(conversationIDs)::uuid[])
             ORDER BY m.conversation_id, m.ordinal
-            """, logger: logger)
+            """, tenantID: tenantID, logger: logger)
         var grouped: [UUID: [Message]] = [:]
         for (conversationID, message) in try Self.decodeMessages(rows) {
             grouped[conversationID, default: []].append(message)
@@ -238,7 +247,8 @@ public struct ConversationStore: Sendable {
     public func append(
         _ messages: [Message], conversationID id: UUID, tenantID: Int64, create title: String?, logger: Logger
     ) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        // In the tenant's scope: the policies refuse a row of another tenant even if a value here were wrong.
+        try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
             if let title {
                 try await connection.query(
                     """
@@ -307,8 +317,9 @@ public struct ConversationStore: Sendable {
 
     /// Deletes the tenant's conversation and its messages; `false` when the tenant has none with this id.
     public func delete(id: UUID, tenantID: Int64, logger: Logger) async throws -> Bool {
-        let rows = try await client.query(
-            "DELETE FROM conversations WHERE id = \(id) AND tenant_id = \(tenantID) RETURNING 1::int", logger: logger)
+        let rows = try await self.rows(
+            "DELETE FROM conversations WHERE id = \(id) AND tenant_id = \(tenantID) RETURNING 1::int", tenantID: tenantID,
+            logger: logger)
         return !rows.rows.isEmpty
     }
 }
