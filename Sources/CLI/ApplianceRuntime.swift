@@ -8,7 +8,6 @@ import Retrieval
 import Routing
 import ServiceLifecycle
 import Storage
-import Synchronization
 
 /// The database, schema and providers a command works with, set up from the ``CommonOptions``.
 struct ApplianceRuntime: Sendable {
@@ -144,18 +143,3 @@ struct EmbeddedPostgresService: Service {
     }
 }
 
-/// Resumes a continuation the first time it is asked to.
-final class ResumeOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
-
-    init(_ continuation: CheckedContinuation<Void, Never>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    func resume() {
-        continuation.withLock { pending in
-            defer { pending = nil }
-            return pending
-        }?.resume()
-    }
-}

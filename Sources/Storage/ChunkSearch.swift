@@ -101,16 +101,14 @@ public struct ChunkSearch: Sendable {
     /// The chunks with these ids that belong to the tenant, by id.
     public func chunks(ids: [Int64], tenantID: Int64, logger: Logger) async throws -> [Int64: ChunkRecord] {
         guard !ids.isEmpty else { return [:] }
-        let rows = try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
-            try await QueryRows(rows: connection.query(
+        let rows = try await client.query(
             """
             SELECT c.id, c.document_id, d.source_uri, coalesce(d.metadata->>'display_path', d.source_uri),
                    c.ordinal, c.text, c.heading_path, c.char_start, c.char_end,
                    coalesce(lower(d.metadata->>'private') = 'true', false)
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.id = ANY(\(ids)::bigint[]) AND c.tenant_id = \(tenantID)
-            """, logger: logger).collect())
-        }
+            """, inScopeOf: tenantID, logger: logger)
         var records: [Int64: ChunkRecord] = [:]
         for (id, documentID, uri, display, ordinal, text, headings, start, end, isPrivate) in try rows.decode(
             (Int64, Int64, String, String, Int, String, [String], Int, Int, Bool).self)

@@ -42,7 +42,7 @@ final class ConnectionCloseWatch: Sendable {
         let work = Task { try await body(connection) }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
-                let once = ResumeOnceThrowing(continuation)
+                let once = ResumeOnce(continuation)
                 let eventLoop = connection.eventLoop
                 let grace = gracePeriod
                 let waiter = watch(connection) {
@@ -94,22 +94,26 @@ struct ConnectionClosedUnderCall: Error, CustomStringConvertible {
     var description: String { "the server closed the connection during the call" }
 }
 
-/// Resumes a throwing continuation the first time it is asked to.
-final class ResumeOnceThrowing<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, any Error>?>
+/// Resumes a continuation the first time it is asked to; later requests do nothing (two racing tasks, one result).
+public final class ResumeOnce<Value: Sendable, Failure: Error>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Failure>?>
 
-    init(_ continuation: CheckedContinuation<Value, any Error>) {
+    public init(_ continuation: CheckedContinuation<Value, Failure>) {
         self.continuation = Mutex(continuation)
     }
 
-    func resume(with result: Result<Value, any Error>) {
+    public func resume(with result: Result<Value, Failure>) {
         continuation.withLock { pending in
             defer { pending = nil }
             return pending
         }?.resume(with: result)
     }
 
-    func resume(throwing error: any Error) {
+    public func resume(throwing error: Failure) {
         resume(with: .failure(error))
     }
+}
+
+extension ResumeOnce where Value == Void, Failure == Never {
+    public func resume() { resume(with: .success(())) }
 }

@@ -109,8 +109,7 @@ public struct ConversationStore: Sendable {
         let position = cursor?.position
         let afterID = cursor?.id
         // In the tenant scope (row-level security, migration 0009), behind the query's own tenant filter.
-        let rows = try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
-            try await QueryRows(rows: connection.query(
+        let rows = try await client.query(
             """
             SELECT c.id, c.title,
                    to_char(c.created_at AT TIME ZONE 'UTC', \(unescaped: Self.timestamp)),
@@ -123,8 +122,7 @@ public struct ConversationStore: Sendable {
                    OR ((extract(epoch FROM c.updated_at) * 1000000)::bigint, c.id) < (\(position)::bigint, \(afterID)::uuid))
             ORDER BY c.updated_at DESC, c.id DESC
             LIMIT \(limit)
-            """, logger: logger).collect())
-        }
+            """, inScopeOf: tenantID, logger: logger)
         return try rows.decode((UUID, String, String, String, Int64, Int64).self).map { id, title, created, updated, count, position in
             Summary(id: id, title: title, createdAt: created, updatedAt: updated, messageCount: Int(count), position: position)
         }
@@ -134,9 +132,7 @@ public struct ConversationStore: Sendable {
     /// given; as the appliance otherwise (import and export of every tenant).
     private func rows(_ query: PostgresQuery, tenantID: Int64?, logger: Logger) async throws -> QueryRows {
         guard let tenantID else { return try await client.query(query, logger: logger) }
-        return try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
-            QueryRows(rows: try await connection.query(query, logger: logger).collect())
-        }
+        return try await client.query(query, inScopeOf: tenantID, logger: logger)
     }
 
     /// The conversation with its messages; `nil` when the tenant has none with this id. `tenantID` `nil` finds it
@@ -160,16 +156,14 @@ public struct ConversationStore: Sendable {
         let exists = try await client.query(
             "SELECT 1::int FROM conversations WHERE id = \(conversationID) AND tenant_id = \(tenantID)", logger: logger)
         guard !exists.rows.isEmpty else { return nil }
-        let rows = try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
-            try await QueryRows(rows: connection.query(
+        let rows = try await client.query(
             """
             SELECT * FROM (
                 SELECT \(unescaped: Self.messageColumns) FROM conversation_messages m
                 WHERE m.conversation_id = \(conversationID) AND m.tenant_id = \(tenantID)
                 ORDER BY m.ordinal DESC LIMIT \(limit)
             ) recent ORDER BY ordinal
-            """, logger: logger).collect())
-        }
+            """, inScopeOf: tenantID, logger: logger)
         return try Self.decodeMessages(rows).map(\.message)
     }
 

@@ -226,15 +226,12 @@ public struct PostgresUsageLedger: UsageLedger {
         query.binds.append(tenant)
         // One tenant's usage is read in its scope (row-level security behind the filter); every tenant's, for an
         // operator, as the appliance.
-        let rows: QueryRows
-        if let tenant {
-            let scoped = query
-            rows = try await client.withTenantScope(tenantID: nil, tenant: tenant, logger: logger) { connection in
-                QueryRows(rows: try await connection.query(scoped, logger: logger).collect())
+        let rows =
+            if let tenant {
+                try await client.query(query, inScopeOf: nil, tenant: tenant, logger: logger)
+            } else {
+                try await client.query(query, logger: logger)
             }
-        } else {
-            rows = try await client.query(query, logger: logger)
-        }
         var summaries: [Summary] = []
         for (key, requests, errors, hits, fallbacks, input, output, cost) in try rows.decode(
             (String, Int64, Int64, Int64, Int64, Int64, Int64, Double).self)

@@ -105,12 +105,16 @@ public struct APIKeyStore: Sendable {
         guard Self.isWellFormedKey(key) else { return nil }
         let rows = try await client.query(
             """
-            UPDATE api_keys k SET last_used_at = CASE
-                    WHEN k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' THEN now()
-                    ELSE k.last_used_at END
-            FROM (SELECT id FROM api_keys WHERE key_sha256 = \(Self.digest(key)) AND revoked_at IS NULL) AS found
-            WHERE k.id = found.id
-            RETURNING k.id, k.tenant_id, (SELECT name FROM tenants WHERE id = k.tenant_id)
+            WITH found AS (
+                SELECT k.id, k.tenant_id, t.name, k.last_used_at
+                FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id
+                WHERE k.key_sha256 = \(Self.digest(key)) AND k.revoked_at IS NULL
+            ), touched AS (
+                -- Written only when stale: a busy key is read on every request, not rewritten.
+                UPDATE api_keys SET last_used_at = now()
+                WHERE id IN (SELECT id FROM found WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+            )
+            SELECT id, tenant_id, name FROM found
             """, logger: logger)
         for (id, tenantID, tenant) in try rows.decode((String, Int64?, String?).self) {
             return Identity(keyID: id, tenant: tenant, tenantID: tenantID)

@@ -24,4 +24,14 @@ extension Database {
             return try await body(connection)
         }
     }
+
+    /// Runs `query` in the tenant scope of ``withTenantScope(tenantID:tenant:logger:_:)`` and returns its rows, read
+    /// in full.
+    public func query(
+        _ query: PostgresQuery, inScopeOf tenantID: Int64?, tenant: String? = nil, logger: Logger
+    ) async throws -> QueryRows {
+        try await withTenantScope(tenantID: tenantID, tenant: tenant, logger: logger) { connection in
+            QueryRows(rows: try await connection.query(query, logger: logger).collect())
+        }
+    }
 }
