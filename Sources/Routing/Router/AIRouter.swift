@@ -291,7 +291,7 @@ public final class AIRouter: Sendable {
                 let route = Set(plan.candidates.map(\.name)).sorted().joined(separator: ",")
                 let key = ResponseCache.key(tenant: request.route.tenant, route: route, request: request.chat, context: request.cacheContext)
                 admission.cacheKey = key
-                if let cached = await cache.lookup(key) {
+                if let cached = await cache.lookup(key, tenant: request.route.tenant) {
                     metrics.recordCache("hit")
                     admission.cached = cached
                     metrics.recordRequest(

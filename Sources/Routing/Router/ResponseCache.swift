@@ -32,8 +32,8 @@ public struct CachedAnswer: Sendable, Codable, Equatable {
 
 /// Where cached answers are shared between instances (`response_cache`).
 public protocol ResponseCacheStore: Sendable {
-    /// The answer stored under `key` and when it expires, unless it has.
-    func load(key: String, now: Date) async throws -> (answer: CachedAnswer, expiresAt: Date)?
+    /// The answer `tenant` stored under `key` and when it expires, unless it has.
+    func load(key: String, tenant: String, now: Date) async throws -> (answer: CachedAnswer, expiresAt: Date)?
     func store(key: String, tenant: String, answer: CachedAnswer, expiresAt: Date) async throws
 }
 
@@ -91,8 +91,9 @@ public final class ResponseCache: Sendable {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The cached answer for `key`, from memory or the shared store (which then fills memory).
-    public func lookup(_ key: String) async -> CachedAnswer? {
+    /// The cached answer for `key` of `tenant`, from memory or the shared store (which then fills memory; the store is
+    /// read in the tenant's scope, so another tenant's answer is never returned).
+    public func lookup(_ key: String, tenant: String) async -> CachedAnswer? {
         let now = clock.date()
         let local = state.withLock { state -> CachedAnswer? in
             guard let entry = state.entries[key] else { return nil }
@@ -107,7 +108,7 @@ public final class ResponseCache: Sendable {
         if let local { return local }
         guard let shared else { return nil }
         do {
-            guard let stored = try await withLedgerDeadline(.seconds(1), { try await shared.load(key: key, now: now) }) else { return nil }
+            guard let stored = try await withLedgerDeadline(.seconds(1), { try await shared.load(key: key, tenant: tenant, now: now) }) else { return nil }
             remember(key, answer: stored.answer, expiresAt: stored.expiresAt)
             return stored.answer
         } catch {

@@ -72,7 +72,7 @@ public struct PostgresBudgetLedger: BudgetLedger {
             ON CONFLICT (tenant, period, period_start) DO UPDATE SET reserved_usd = b.reserved_usd + EXCLUDED.reserved_usd
                 WHERE b.reserved_usd + b.spent_usd + EXCLUDED.reserved_usd <= \(limitUSD)
             RETURNING 1
-            """, logger: logger)
+            """, inScopeOf: nil, tenant: tenant, logger: logger)
         for _ in try rows.decode(Int.self) { return true }
         return false
     }
@@ -84,7 +84,7 @@ public struct PostgresBudgetLedger: BudgetLedger {
             UPDATE tenant_budget_periods
             SET reserved_usd = GREATEST(reserved_usd - \(reservedUSD), 0), spent_usd = spent_usd + \(actualUSD)
             WHERE tenant = \(tenant) AND period = \(name) AND period_start = \(start)
-            """, logger: logger)
+            """, inScopeOf: nil, tenant: tenant, logger: logger)
     }
 }
 
@@ -98,9 +98,10 @@ public struct PostgresResponseCacheStore: ResponseCacheStore {
         self.logger = logger
     }
 
-    public func load(key: String, now: Date) async throws -> (answer: CachedAnswer, expiresAt: Date)? {
+    public func load(key: String, tenant: String, now: Date) async throws -> (answer: CachedAnswer, expiresAt: Date)? {
         let rows = try await client.query(
-            "SELECT answer::text, expires_at FROM response_cache WHERE key = \(key) AND expires_at > \(now)", logger: logger)
+            "SELECT answer::text, expires_at FROM response_cache WHERE key = \(key) AND tenant = \(tenant) AND expires_at > \(now)",
+            inScopeOf: nil, tenant: tenant, logger: logger)
         for (json, expiresAt) in try rows.decode((String, Date).self) {
             guard let answer = try? JSONDecoder().decode(CachedAnswer.self, from: Data(json.utf8)) else { return nil }
             return (answer, expiresAt)
@@ -114,7 +115,7 @@ public struct PostgresResponseCacheStore: ResponseCacheStore {
             """
             INSERT INTO response_cache (key, tenant, answer, expires_at) VALUES (\(key), \(tenant), \(json)::jsonb, \(expiresAt))
             ON CONFLICT (key) DO UPDATE SET answer = EXCLUDED.answer, expires_at = EXCLUDED.expires_at
-            """, logger: logger)
+            """, inScopeOf: nil, tenant: tenant, logger: logger)
     }
 
     /// Deletes expired entries; returns how many.

@@ -114,4 +114,19 @@ enum ChatFixtures {
         }
         return false
     }
+
+    /// Serves `router` on 127.0.0.1 at a free port while `body` runs with its base URL (a fake upstream).
+    static func serving<T: Sendable>(_ router: Router<BasicRequestContext>, _ body: @Sendable (String) async throws -> T) async throws -> T {
+        router.get("/ready") { _, _ in "ready" }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let result: Result<T, any Error> = try await app.test(.live) { client in
+            try await client.execute(uri: "/ready", method: .get) { _ in }
+            do {
+                return .success(try await body("http://127.0.0.1:\(client.port ?? 0)"))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
 }

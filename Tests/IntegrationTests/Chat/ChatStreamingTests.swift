@@ -26,18 +26,8 @@ final class HoldingOpenAIUpstream: Sendable {
 
     func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
-        router.get("/ready") { _, _ in "ready" }
         router.post("/v1/chat/completions") { request, _ in try await self.respond(request) }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        let result: Result<T, any Error> = try await app.test(.live) { client in
-            try await client.execute(uri: "/ready", method: .get) { _ in }
-            do {
-                return .success(try await body("http://127.0.0.1:\(client.port!)"))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        return try await ChatFixtures.serving(router, body)
     }
 
     private func respond(_ request: Request) async throws -> Response {

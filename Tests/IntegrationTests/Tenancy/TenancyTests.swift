@@ -1,5 +1,7 @@
 import Foundation
 import PostgresNIO
+import Providers
+import Routing
 import Storage
 import Testing
 
@@ -183,6 +185,43 @@ import Testing
             // And the scope ends with its transaction: the connection is the appliance's own again.
             let after = try await appliance.count("SELECT count(*) FROM chunks")
             #expect(after == everything)
+        }
+    }
+
+    @Test func theRoutersCacheAndBudgetLedgersRunInTheTenantScope() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            let logger = TestDatabase.logger
+            let cache = PostgresResponseCacheStore(client: client, logger: logger)
+            let answer = CachedAnswer(
+                ChatResponse(
+                    text: "alpha's answer", finishReason: .stop, usage: TokenUsage(inputTokens: 1, outputTokens: 1),
+                    provider: "openai", model: "m", endpoint: "e", latency: .zero))
+            let later = Date().addingTimeInterval(3600)
+            // A tenant named for the first time by a cached answer is created (the trigger runs as its owner).
+            try await cache.store(key: "same-key", tenant: "alpha", answer: answer, expiresAt: later)
+            #expect(try await KnowledgeStore(client: client).tenantID(named: "alpha", logger: logger) != nil)
+            #expect(try await cache.load(key: "same-key", tenant: "alpha", now: Date())?.answer.text == "alpha's answer")
+            // Another tenant asking with the very same key gets nothing.
+            #expect(try await cache.load(key: "same-key", tenant: "beta", now: Date()) == nil)
+
+            let budgets = PostgresBudgetLedger(client: client, logger: logger)
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            #expect(try await budgets.reserve(tenant: "gamma", period: .day, start: start, limitUSD: 1, amountUSD: 0.6))
+            #expect(try await budgets.reserve(tenant: "gamma", period: .day, start: start, limitUSD: 1, amountUSD: 0.6) == false)
+            try await budgets.settle(tenant: "gamma", period: .day, start: start, reservedUSD: 0.6, actualUSD: 0.25)
+            let rows = try await client.query(
+                "SELECT tenant, reserved_usd, spent_usd FROM tenant_budget_periods", logger: logger)
+            var periods: [String] = []
+            for (tenant, reserved, spent) in try rows.decode((String, Double, Double).self) {
+                periods.append("\(tenant) \(reserved) \(spent)")
+            }
+            #expect(periods == ["gamma 0.0 0.25"])
+
+            // Both run as the request role: revoking its grant makes them fail, which only that role would.
+            try await client.query("REVOKE SELECT, INSERT, UPDATE ON response_cache FROM unity_ai_request", logger: logger)
+            await #expect(throws: (any Error).self) {
+                _ = try await cache.load(key: "same-key", tenant: "alpha", now: Date())
+            }
         }
     }
 }
