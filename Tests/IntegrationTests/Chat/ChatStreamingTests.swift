@@ -74,6 +74,31 @@ final class HoldingOpenAIUpstream: Sendable {
     }
 }
 
+/// A fake OpenAI-compatible upstream whose stream breaks midway: one delta, then a line that is not JSON.
+enum BreakingOpenAIUpstream {
+    static func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+        let router = Router()
+        router.post("/v1/chat/completions") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/event-stream"],
+                body: ResponseBody { writer in
+                    try await writer.write(
+                        ByteBuffer(
+                            string: """
+                                data: {"id":"c1","object":"chat.completion.chunk","created":0,"model":"gpt-4o-mini",\
+                                "choices":[{"index":0,"delta":{"content":"Backups run at"}}]}
+
+                                data: {"id":"c1","object":"chat.completion.chunk","cho
+
+
+                                """))
+                    try await writer.finish(nil)
+                })
+        }
+        return try await ChatFixtures.serving(router, body)
+    }
+}
+
 /// Streaming chat: the event order, and a client that goes away midway; private documents and the router.
 @Suite struct ChatStreamingTests {
     typealias F = ChatFixtures
@@ -212,6 +237,34 @@ final class HoldingOpenAIUpstream: Sendable {
                     #expect(upstream.requests.load(ordering: .relaxed) == 1)
                     #expect(backups["dropped_citations"] as? [Int] == [7])
                     #expect(F.sources(backups) == ["backups.md"])
+                }
+            }
+        }
+    }
+
+    @Test func anUpstreamThatFailsMidwayEndsTheStreamWithAnErrorEventAndThePartialAnswerIsStored() async throws {
+        try await BreakingOpenAIUpstream.run { upstreamURL in
+            let directory = try TemporaryDirectory()
+            defer { directory.delete() }
+            try directory.write(ChatFixtures.documents["backups.md"] ?? "", to: "backups.md")
+            try await TestDatabase.withFreshDatabase { database, _ in
+                let appliance = Appliance(client: database)
+                _ = try await appliance.ingest([directory.path])
+                let app = try Self.application(database, appliance, upstream: upstreamURL)
+                try await app.test(.router) { client in
+                    let response = try await F.post(client, #"{"message": "When do backups run?", "stream": true, "top_k": 1}"#)
+                    #expect(response.status == .ok)
+                    let events = F.events(String(buffer: response.body))
+                    #expect(events.map(\.name) == ["citations", "delta", "error"], "\(events)")
+                    let error = try #require(F.json(events.last?.data ?? "")["error"] as? [String: Any], "\(events)")
+                    #expect(error["code"] as? String == "upstream_malformed_response", "\(error)")
+                    #expect((error["message"] as? String)?.isEmpty == false)
+
+                    let id = try #require(F.json(events[0].data)["conversation_id"] as? String)
+                    let stored = try F.object(try await client.execute(uri: "/api/conversations/\(id)", method: .get))
+                    let messages = stored["messages"] as? [[String: Any]] ?? []
+                    #expect(messages.count == 2, "\(stored)")
+                    #expect(messages.last?["content"] as? String == "Backups run at" && messages.last?["partial"] as? Bool == true)
                 }
             }
         }
