@@ -159,15 +159,22 @@ enum BreakingOpenAIUpstream {
             configuration: ServerConfiguration(), dependencies: routed.dependencies(ask: ask), logger: TestDatabase.logger)
     }
 
+    /// A fresh database with the backups document ingested for `default`.
+    static func withBackups(_ body: @Sendable (Database, Appliance) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.delete() }
+        try directory.write(ChatFixtures.documents["backups.md"] ?? "", to: "backups.md")
+        try await TestDatabase.withFreshDatabase { database, _ in
+            let appliance = Appliance(client: database)
+            _ = try await appliance.ingest([directory.path])
+            try await body(database, appliance)
+        }
+    }
+
     @Test func aClientThatGoesAwayCancelsTheUpstreamAndThePartialAnswerIsStored() async throws {
         let upstream = HoldingOpenAIUpstream(answer: "Backups run at 02:00 [1]")
         try await upstream.run { upstreamURL in
-            let directory = try TemporaryDirectory()
-            defer { directory.delete() }
-            try directory.write(ChatFixtures.documents["backups.md"] ?? "", to: "backups.md")
-            try await TestDatabase.withFreshDatabase { database, _ in
-                let appliance = Appliance(client: database)
-                _ = try await appliance.ingest([directory.path])
+            try await Self.withBackups { database, appliance in
                 let app = try Self.application(database, appliance, upstream: upstreamURL)
                 try await app.test(.live) { client in
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(client.port!)/api/rag/chat")
@@ -244,12 +251,7 @@ enum BreakingOpenAIUpstream {
 
     @Test func anUpstreamThatFailsMidwayEndsTheStreamWithAnErrorEventAndThePartialAnswerIsStored() async throws {
         try await BreakingOpenAIUpstream.run { upstreamURL in
-            let directory = try TemporaryDirectory()
-            defer { directory.delete() }
-            try directory.write(ChatFixtures.documents["backups.md"] ?? "", to: "backups.md")
-            try await TestDatabase.withFreshDatabase { database, _ in
-                let appliance = Appliance(client: database)
-                _ = try await appliance.ingest([directory.path])
+            try await Self.withBackups { database, appliance in
                 let app = try Self.application(database, appliance, upstream: upstreamURL)
                 try await app.test(.router) { client in
                     let response = try await F.post(client, #"{"message": "When do backups run?", "stream": true, "top_k": 1}"#)
