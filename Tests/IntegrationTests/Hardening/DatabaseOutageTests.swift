@@ -151,7 +151,7 @@ import Testing
         let ready = try await RawHTTP.get(port: server.port, path: "/ready")
         #expect(ready.status == 503)
         let ask = try await RawHTTP.post(port: server.port, path: "/api/rag/ask", body: #"{"question": "anything"}"#)
-        #expect(ask.status == 503 && ask.body.contains("storage_unavailable"), "\(ask.body)")
+        #expect(ask.status == 503 && ask.body.contains("storage_unavailable"), "\(ask.body)\nserver log:\n\(server.logText)")
         await server.stop()
     }
 }

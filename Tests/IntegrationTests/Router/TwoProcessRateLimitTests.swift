@@ -12,6 +12,10 @@ import Testing
     final class ServeProcess: Sendable {
         let process: Process
         let port: Int
+        private let log: LogBuffer
+
+        /// What the server has logged so far (its standard error): for the message of a failed expectation.
+        var logText: String { log.text.withLock { $0 } }
 
         init(binary: URL, environment: [String: String]) async throws {
             let process = Process()
@@ -44,6 +48,7 @@ import Testing
                 }
             }
             self.port = port!
+            self.log = log
         }
 
         /// Sends SIGTERM and waits for the graceful shutdown without blocking a thread (`waitUntilExit` would hold
