@@ -203,8 +203,9 @@ let package = Package(
         .executableTarget(
             name: "UnityAIBench",
             dependencies: [
-                "MiniLM", "ObjectStore", "Providers", "Routing",
+                "MiniLM", "ObjectStore", "Providers", "Routing", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
