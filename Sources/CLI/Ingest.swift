@@ -128,6 +128,25 @@ struct Ingest: AsyncParsableCommand {
         }
     }
 
+    /// Gives a tenant whose vectors outgrew an exact search an HNSW index of its own, and drops those no longer
+    /// needed (``TenantVectorIndexes``: maintenance after the writes, never on the read path). The ingest stands if
+    /// this fails: searches stay complete without the index, only slower.
+    static func reconcileTenantIndexes(runtime: ApplianceRuntime, store: KnowledgeStore, logger: Logger) async {
+        let model = runtime.embedder.model
+        do {
+            let modelID = try await store.registerEmbeddingModel(name: model.name, dimensions: model.dimensions, logger: logger)
+            let changes = try await TenantVectorIndexes(client: runtime.client)
+                .reconcile(modelID: modelID, dimensions: model.dimensions, logger: logger)
+            if !changes.isEmpty {
+                logger.info(
+                    "Per-tenant vector indexes changed",
+                    metadata: ["tenants.created": "\(changes.created)", "tenants.dropped": "\(changes.dropped)"])
+            }
+        } catch {
+            logger.warning("Per-tenant vector indexes not reconciled", metadata: ["error": "\(error)"])
+        }
+    }
+
     func run() async throws {
         let logger = try options.makeLogger(label: "unity-ai.ingest", defaultLevel: .notice)
         var ingestConfiguration = Ingestor.Configuration()
@@ -180,6 +199,7 @@ struct Ingest: AsyncParsableCommand {
                     let root = "file://" + URL(fileURLWithPath: path).standardizedFileURL.path
                     try await store.markPrivate(isPrivate, tenantID: tenantID, root: root, logger: logger)
                 }
+                await Self.reconcileTenantIndexes(runtime: runtime, store: store, logger: logger)
                 return summary
             }
             var summary = IngestSummary()

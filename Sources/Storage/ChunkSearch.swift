@@ -4,9 +4,12 @@ import PostgresNIO
 /// Finds chunks of one tenant, by vector and by words. Every query is filtered by tenant.
 public struct ChunkSearch: Sendable {
     public let client: Database
+    /// How vector searches choose between an exact scan and an index.
+    public let vectorSearch: VectorSearchSettings
 
-    public init(client: Database) {
+    public init(client: Database, vectorSearch: VectorSearchSettings = .init()) {
         self.client = client
+        self.vectorSearch = vectorSearch
     }
 
     /// A chunk id with its score from one retriever (higher is better).
@@ -20,8 +23,12 @@ public struct ChunkSearch: Sendable {
         }
     }
 
-    /// The `limit` chunks nearest to `vector` by cosine distance, through the model's HNSW index.
-    /// Scores are cosine similarities.
+    /// The `limit` chunks of the tenant nearest to `vector` by cosine distance. Scores are cosine similarities.
+    ///
+    /// A tenant with at most ``VectorSearchSettings/exactScanMaxRows`` vectors of the model is searched exactly;
+    /// a larger one through an HNSW index (its own partial index when it has one, else the model's) with an
+    /// iterative scan, so that a tenant holding a small share of a large index still gets its full top `limit`.
+    /// Both run in the tenant scope.
     public func nearest(
         to vector: [Float], modelID: Int, dimensions: Int, tenantID: Int64, limit: Int, logger: Logger
     ) async throws -> [Hit] {
@@ -29,31 +36,65 @@ public struct ChunkSearch: Sendable {
             throw StorageError(
                 .inconsistentData, "The query vector has \(vector.count) dimensions where the model stores \(dimensions).")
         }
+        guard limit > 0 else { return [] }
         let literal = KnowledgeStore.vectorLiteral(vector)
-        let efSearch = max(40, limit * 2)
+        let settings = vectorSearch
         return try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
-            // Iterative scans keep returning rows when the tenant filter removes most of the nearest ones.
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "SET LOCAL hnsw.iterative_scan = relaxed_order"), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(efSearch)"), logger: logger)
-            var query = PostgresQuery(
-                unsafeSQL: """
-                    SELECT e.chunk_id, 1 - (e.embedding::vector(\(dimensions)) <=> $1::vector(\(dimensions)))
+            let rows = try await Self.vectorCount(
+                modelID: modelID, tenantID: tenantID, atMost: settings.exactScanMaxRows + 1, on: connection, logger: logger)
+            let sql: String
+            if rows <= settings.exactScanMaxRows {
+                // Exact: the tenant's rows through the (model_id, tenant_id) btree, sorted by full-precision distance.
+                // The ORDER BY names the uncast column, which no HNSW index matches.
+                sql = """
+                    SELECT e.chunk_id, 1 - (e.embedding <=> $1::vector)
                     FROM chunk_embeddings e
                     WHERE e.model_id = \(modelID) AND e.tenant_id = $2
-                    ORDER BY e.embedding::vector(\(dimensions)) <=> $1::vector(\(dimensions))
+                    ORDER BY e.embedding <=> $1::vector
                     LIMIT $3
-                    """)
+                    """
+            } else {
+                try await connection.query(
+                    """
+                    SELECT set_config('hnsw.iterative_scan', \(settings.iterativeScan.rawValue), true),
+                           set_config('hnsw.ef_search', \(String(settings.efSearch(limit: limit))), true),
+                           set_config('hnsw.max_scan_tuples', \(String(settings.maxScanTuples)), true)
+                    """, logger: logger)
+                let type = settings.indexedType(dimensions: dimensions)
+                sql = """
+                    SELECT e.chunk_id, 1 - (e.embedding::\(type) <=> $1::\(type))
+                    FROM chunk_embeddings e
+                    WHERE e.model_id = \(modelID) AND e.tenant_id = $2
+                    ORDER BY e.embedding::\(type) <=> $1::\(type)
+                    LIMIT $3
+                    """
+            }
+            var query = PostgresQuery(unsafeSQL: sql)
             query.binds.append(literal, context: .default)
             query.binds.append(tenantID, context: .default)
             query.binds.append(limit, context: .default)
-            let rows = try await connection.query(query, logger: logger)
+            let found = try await connection.query(query, logger: logger)
             var hits: [Hit] = []
-            for try await (id, similarity) in rows.decode((Int64, Double).self) {
+            for try await (id, similarity) in found.decode((Int64, Double).self) {
                 hits.append(Hit(chunkID: id, score: similarity.isNaN ? 0 : similarity))
             }
             return hits.sorted { $0.score > $1.score }
         }
+    }
+
+    /// How many vectors of the model the tenant has, counted up to `atMost` (an index-only scan of the
+    /// `(model_id, tenant_id)` btree that stops there).
+    static func vectorCount(
+        modelID: Int, tenantID: Int64, atMost: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Int {
+        let rows = try await connection.query(
+            """
+            SELECT count(*)::bigint FROM (
+                SELECT 1 FROM chunk_embeddings WHERE model_id = \(modelID) AND tenant_id = \(tenantID) LIMIT \(atMost)
+            ) AS counted
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
     }
 
     /// The `limit` chunks that best match any of the words of `text` (PostgreSQL full-text search, English

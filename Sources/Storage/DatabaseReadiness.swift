@@ -3,14 +3,18 @@ import PostgresNIO
 
 /// Checks that a server can hold the appliance's schema, and whether it does.
 public enum DatabaseReadiness {
-    /// Fails with a clear message when the server has no pgvector to create.
+    /// Fails with a clear message, naming the version found and what to install, when the server has no pgvector
+    /// or one older than ``PgvectorVersion/minimum`` (in the database, or to create there).
     public static func requireVectorExtension(client: Database, settings: DatabaseSettings, logger: Logger)
         async throws
     {
         let rows: QueryRows
         do {
             rows = try await client.query(
-                "SELECT count(*)::bigint FROM pg_available_extensions WHERE name = 'vector'", logger: logger)
+                """
+                SELECT (SELECT extversion::text FROM pg_extension WHERE extname = 'vector'),
+                       (SELECT default_version::text FROM pg_available_extensions WHERE name = 'vector')
+                """, logger: logger)
         } catch let error as StorageError {
             throw error
         } catch {
@@ -19,12 +23,12 @@ public enum DatabaseReadiness {
                 "Cannot query PostgreSQL at \(settings): \(Migrator.describe(error)). Check DATABASE_URL and that the "
                     + "server is running.")
         }
-        for count in try rows.decode(Int64.self) where count == 0 {
-            throw StorageError(
-                .vectorUnavailable,
-                "PostgreSQL at \(settings) has no pgvector extension, which the appliance needs for embeddings. "
-                    + "Install pgvector on that server (then CREATE EXTENSION vector runs), or unset DATABASE_URL to "
-                    + "use the embedded PostgreSQL.")
+        for (installed, available) in try rows.decode((String?, String?).self) {
+            if let problem = PgvectorVersion.problem(
+                installed: installed, available: available, server: "PostgreSQL at \(settings)")
+            {
+                throw StorageError(.vectorUnavailable, problem)
+            }
         }
     }
 
