@@ -4,7 +4,7 @@ import CSHA256
 /// allocates nothing, which matters for SigV4's short messages, and it can feed two states from one read
 /// (``ObjectAndPartSHA256``). Runs on the x86 SHA extensions; callers check ``hardwareAvailable`` and use
 /// swift-crypto without them, since the portable C fallback is slower than swift-crypto's.
-struct SHA256Words: Sendable, Equatable {
+struct SHA256Words: Sendable {
     /// Whether the CPU has the SHA extensions.
     static let hardwareAvailable = unity_sha256_hardware_available() != 0
 
@@ -14,10 +14,6 @@ struct SHA256Words: Sendable, Equatable {
 
     /// The initial state.
     init() {}
-
-    static func == (left: SHA256Words, right: SHA256Words) -> Bool {
-        left.words == right.words
-    }
 
     /// Hashes `count` whole blocks starting at `blocks`.
     mutating func compress(_ blocks: UnsafeRawPointer, count: Int) {

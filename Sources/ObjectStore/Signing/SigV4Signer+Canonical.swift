@@ -270,6 +270,7 @@ extension SigV4Signer {
                     entries.initializeElement(at: index, to: (nameStart..<valueStart, valueStart..<writer.count))
                 }
                 let bytes = UnsafeBufferPointer(rebasing: scratch[..<writer.count])
+                var entries = entries
                 entries.sort { left, right in
                     let order = compareBytes(bytes[left.name], bytes[right.name])
                     return order != 0 ? order < 0 : compareBytes(bytes[left.value], bytes[right.value]) < 0

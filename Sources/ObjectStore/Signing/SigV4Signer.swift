@@ -286,7 +286,7 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
                 canonicalRequest.withUnsafeBytes { sha256($0, into: digest) }
                 writer.writeHex(UnsafeRawBufferPointer(digest))
             }
-            return body(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]))
+            return body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<writer.count])))
         }
     }
 
@@ -314,7 +314,9 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
     /// them, else with swift-crypto.
     static func sha256(_ bytes: UnsafeRawBufferPointer, into digest: UnsafeMutableRawBufferPointer) {
         guard SHA256Words.hardwareAvailable, let base = digest.baseAddress else {
-            SHA256.hash(bufferPointer: bytes).withUnsafeBytes { digest.copyMemory(from: $0) }
+            var hasher = SHA256()
+            hasher.update(bufferPointer: bytes)
+            hasher.finalize().withUnsafeBytes { digest.copyMemory(from: $0) }
             return
         }
         SHA256Words().finish(bytes, prefixLength: 0, into: base)
