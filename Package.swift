@@ -105,10 +105,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // SHA-256 block functions on the x86 SHA extensions, one state or two over the same bytes (a file and its
+        // part, hashed in one pass), with a portable fallback; only ObjectStore's multipart file upload uses it.
+        .target(name: "CSHA256", path: "Sources/CSHA256"),
         // S3-compatible object storage for backups: the SigV4 signer (pure, swift-crypto) and the client.
         .target(
             name: "ObjectStore",
             dependencies: [
+                "CSHA256",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

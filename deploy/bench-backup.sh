@@ -10,7 +10,8 @@
 #
 # Needs the S3 server of deploy/start-seaweedfs.sh (source DIR/s3.env: UNITY_AI_TEST_S3_ENDPOINT, _ACCESS_KEY,
 # _SECRET_KEY, UNITY_AI_TEST_AWS_CLI) and a PostgreSQL with pgvector (UNITY_AI_TEST_DATABASE_URL, as deploy/test.sh
-# exports it, and UNITY_AI_PG_BIN for psql): a fresh database is made for the run and dropped after. Release build.
+# exports it, and UNITY_AI_PG_BIN for psql): a fresh database is made for the run and dropped after. Release build,
+# in UNITY_AI_BUILD_PATH when set (a scratch path of its own, so a debug build in .build can go on meanwhile).
 # Run it on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,10 @@ rounds="${2:-3}"
 aws="${UNITY_AI_TEST_AWS_CLI:-$(tools_directory)/s3-venv/bin/aws}"
 psql="${UNITY_AI_PG_BIN:?export UNITY_AI_PG_BIN (the PostgreSQL bin directory)}/psql"
 
-swift build -c release --product unity-ai >&2
-swift build -c release --product unity-ai-bench >&2
+build_path="${UNITY_AI_BUILD_PATH:-.build}"
+swift build -c release --scratch-path "$build_path" --product unity-ai >&2
+swift build -c release --scratch-path "$build_path" --product unity-ai-bench >&2
+bin="$build_path/release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/unity-ai-bench-backup.XXXXXX")
 database="bench_backup_$$"
@@ -71,11 +74,11 @@ open(root + "/manifests/registry.ollama.ai/library/bench/latest", "w").write(jso
 print(root + "/blobs/sha256-" + digest.hexdigest())
 PY
 )
-.build/release/unity-ai migrate >/dev/null
+"$bin/unity-ai" migrate >/dev/null
 
-python3 - "$blob" "$rounds" "$bucket" "$aws" <<'PY'
+python3 - "$blob" "$rounds" "$bucket" "$aws" "$bin/unity-ai" <<'PY'
 import json, os, resource, statistics, subprocess, sys, time
-blob, rounds, bucket, aws = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+blob, rounds, bucket, aws, unity_ai = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 size = os.path.getsize(blob)
 endpoint = os.environ["UNITY_AI_TEST_S3_ENDPOINT"]
 
@@ -100,7 +103,7 @@ for index in range(rounds):
                                     f"s3://{bucket}/aws-{index}/blob"])
             uploaded = size
         else:
-            wall, cpu, out = measure([".build/release/unity-ai", "backup", "run", "--json",
+            wall, cpu, out = measure([unity_ai, "backup", "run", "--json",
                                       "--target", f"s3://{bucket}/unity-ai-{index}"])
             report = json.loads(out)
             assert report["blobsUploaded"] == 2, report
@@ -127,5 +130,5 @@ for tool, label in (("aws", "`aws s3 cp`"), ("unity-ai", "`unity-ai backup run`"
     print(f"| {label} | {s['wall_s']} s | {s['mib_per_s']} MiB/s | {s['cpu_s']} s |")
 print(f"| unity-ai / aws | | **{summary['throughput_ratio']}×** | **{summary['cpu_ratio']}×** |")
 PY
-.build/release/unity-ai-bench sigv4
+"$bin/unity-ai-bench" sigv4
 "$aws" --endpoint-url "$UNITY_AI_TEST_S3_ENDPOINT" s3 rb --force "s3://$bucket" >/dev/null 2>&1 || true

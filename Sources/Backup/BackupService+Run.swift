@@ -123,6 +123,17 @@ extension BackupService {
             sizeHint: plainSize.map { BackupCipher.encryptedSize(plainSize: $0) })
     }
 
+    /// Stores a model blob whose bytes must hash to `sha256`: straight from the file when unencrypted (the target
+    /// reads each byte once), else through the cipher with the check at the end of the plain stream.
+    func putBlob(at path: String, to key: String, sha256: String, size: Int) async throws {
+        guard configuration.encryptionKey != nil else {
+            return try await target.putFile(at: path, to: key, expectingSHA256: sha256)
+        }
+        try await put(
+            try HashingFile.stream(path: path, tally: HashingFile.Tally(), expectingSHA256: sha256), at: key,
+            plainSize: size)
+    }
+
     /// Where a model blob is stored: `blobs/sha256-<hex>`, or `blobs/enc-<key id>/sha256-<hex>` when encrypted, so
     /// that every blob a set references opens with the set's key.
     func blobKey(_ digest: OllamaDigest) -> String {
@@ -206,14 +217,9 @@ extension BackupService {
                 if try await target.head(key) != nil {
                     present += 1
                 } else {
-                    let tally = HashingFile.Tally()
-                    try await put(
-                        try HashingFile.stream(path: root + "/" + blob.path, tally: tally), at: key,
-                        plainSize: Int(blob.bytes))
-                    guard tally.result.sha256 == digest.hex.lowercased() else {
-                        try? await target.delete(key)
-                        throw BackupError(.corrupt, "Blob \(blob.path) in \(root) does not hash to its name: it is damaged.")
-                    }
+                    // Checked against its name before it is stored: a damaged blob is never stored under that name.
+                    try await putBlob(
+                        at: root + "/" + blob.path, to: key, sha256: digest.hex.lowercased(), size: Int(blob.bytes))
                     uploaded += 1
                     logger.debug("Model blob uploaded", metadata: ["backup.key": "\(key)"])
                 }

@@ -7,6 +7,9 @@ import ObjectStore
 public protocol BackupTarget: Sendable, CustomStringConvertible {
     /// Stores the streamed `body` under `key`, replacing any object there; an interrupted put leaves no object.
     func put(_ body: BackupByteStream, at key: String, sizeHint: Int?) async throws
+    /// Stores the file at `path` under `key` if its bytes hash to `expectedSHA256` (lowercase hex). The hash is
+    /// checked before the object is stored, so a damaged file is never stored under the name its hash promised.
+    func putFile(at path: String, to key: String, expectingSHA256 expectedSHA256: String) async throws
     /// The object's bytes, streamed; throws ``BackupError/Code/notFound`` when there is none.
     func get(_ key: String) async throws -> BackupByteStream
     /// The object's size and time; `nil` when absent.
@@ -15,6 +18,17 @@ public protocol BackupTarget: Sendable, CustomStringConvertible {
     func list(prefix: String) async throws -> [BackupObject]
     /// Removes the object; removing an absent object is no error.
     func delete(_ key: String) async throws
+}
+
+extension BackupTarget {
+    /// Streams the file through ``put(_:at:sizeHint:)``; the stream fails at its end, before the put completes, when
+    /// the bytes do not hash to `expectedSHA256`.
+    public func putFile(at path: String, to key: String, expectingSHA256 expectedSHA256: String) async throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+        try await put(
+            try HashingFile.stream(path: path, tally: HashingFile.Tally(), expectingSHA256: expectedSHA256), at: key,
+            sizeHint: size)
+    }
 }
 
 /// Parses target URLs.

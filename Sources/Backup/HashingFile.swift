@@ -24,7 +24,13 @@ enum HashingFile {
     }
 
     /// The file's bytes as a stream; `tally` sees every chunk.
-    static func stream(path: String, tally: Tally, chunkSize: Int = 1 << 20) throws -> BackupByteStream {
+    ///
+    /// - Parameters:
+    ///   - expectedSHA256: When given (lowercase hex), the stream throws at its end instead of finishing if the bytes
+    ///     hash to something else, so the put reading it fails and stores nothing.
+    static func stream(
+        path: String, tally: Tally, expectingSHA256 expectedSHA256: String? = nil, chunkSize: Int = 1 << 20
+    ) throws -> BackupByteStream {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw BackupError(.io, "Cannot open '\(path)'.")
         }
@@ -32,6 +38,12 @@ enum HashingFile {
             do {
                 guard let data = try handle.read(upToCount: chunkSize), !data.isEmpty else {
                     try? handle.close()
+                    if let expectedSHA256, tally.result.sha256 != expectedSHA256 {
+                        throw BackupError(
+                            .corrupt,
+                            "'\(path)' does not hash to its expected SHA-256 \(expectedSHA256): it is damaged or "
+                                + "changed while it was read, and was not stored.")
+                    }
                     return nil
                 }
                 let buffer = ByteBuffer(bytes: data)

@@ -24,6 +24,14 @@ public struct S3BackupTarget: BackupTarget {
         try await client.upload(from: body, to: fullKey(key), sizeHint: sizeHint)
     }
 
+    /// Reads each byte of the file once, into reused part buffers, hashing the parts and the whole file in one pass
+    /// (``S3Client/uploadFile(at:to:contentType:metadata:expectingSHA256:)``); a file that does not hash to
+    /// `expectedSHA256` is never completed.
+    public func putFile(at path: String, to key: String, expectingSHA256 expectedSHA256: String) async throws {
+        try BackupTargets.validate(key: key)
+        try await client.uploadFile(at: path, to: fullKey(key), expectingSHA256: expectedSHA256)
+    }
+
     public func get(_ key: String) async throws -> BackupByteStream {
         try BackupTargets.validate(key: key)
         let download: ObjectDownload

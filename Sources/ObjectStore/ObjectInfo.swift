@@ -76,6 +76,9 @@ public struct UploadedObject: Sendable, Hashable {
     public var checksumSHA256: String?
     /// The number of parts, `nil` for a single PutObject.
     public var partCount: Int?
+    /// The SHA-256 of the whole body in hex, when the client hashed it whole
+    /// (``S3Client/uploadFile(at:to:contentType:metadata:expectingSHA256:)``); `nil` otherwise.
+    public var contentSHA256: String? = nil
 }
 
 /// Dates as S3 writes them: ISO 8601 in XML (`2026-11-29T22:43:35.000Z`), RFC 1123 in headers

@@ -183,7 +183,7 @@ extension S3Client {
 
     /// Aborts an upload that failed, in a task of its own so that a cancelled caller still cleans up; logs (never
     /// throws) when the abort fails too.
-    private func abandon(_ upload: MultipartUpload, after error: any Error) async {
+    func abandon(_ upload: MultipartUpload, after error: any Error) async {
         let aborted = await Task {
             do {
                 try await self.abortMultipartUpload(upload)
@@ -235,10 +235,18 @@ extension S3Client {
     /// - Parameters:
     ///   - number: 1 to 10,000. Every part but the last must be at least 5 MiB.
     public func uploadPart(_ body: ByteBuffer, number: Int, of upload: MultipartUpload) async throws -> UploadedPart {
+        try await uploadPart(
+            body, number: number, of: upload,
+            digest: PayloadDigest(of: body, checksum: upload.checksumSHA256 ? .sha256 : .contentMD5))
+    }
+
+    /// UploadPart of a body whose digest is known.
+    func uploadPart(
+        _ body: ByteBuffer, number: Int, of upload: MultipartUpload, digest: PayloadDigest
+    ) async throws -> UploadedPart {
         guard (1...Self.maximumPartCount).contains(number) else {
             throw ObjectStoreError.invalidRequest("Part number \(number) is outside 1 to \(Self.maximumPartCount).")
         }
-        let digest = PayloadDigest(of: body, checksum: upload.checksumSHA256 ? .sha256 : .contentMD5)
         let request = S3Request(
             operation: "UploadPart", method: .PUT, key: upload.key,
             query: [("partNumber", String(number)), ("uploadId", upload.uploadID)], headers: digest.headers,

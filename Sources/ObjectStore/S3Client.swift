@@ -101,11 +101,17 @@ public final class S3Client: Sendable, CustomStringConvertible {
         _ body: ByteBuffer, at key: String, contentType: String? = nil, metadata: [String: String] = [:]
     ) async throws -> UploadedObject {
         try Self.validate(key: key)
-        var headers = try Self.objectHeaders(contentType: contentType, metadata: metadata)
-        let digest = PayloadDigest(of: body, checksum: configuration.checksum)
-        headers += digest.headers
+        let headers = try Self.objectHeaders(contentType: contentType, metadata: metadata)
+        return try await put(
+            body, at: key, headers: headers, digest: PayloadDigest(of: body, checksum: configuration.checksum))
+    }
+
+    /// PutObject of a body whose digest is known, with headers already checked.
+    func put(
+        _ body: ByteBuffer, at key: String, headers: [(String, String)], digest: PayloadDigest
+    ) async throws -> UploadedObject {
         let request = S3Request(
-            operation: "PutObject", method: .PUT, key: key, headers: headers, body: body,
+            operation: "PutObject", method: .PUT, key: key, headers: headers + digest.headers, body: body,
             payloadHash: digest.sha256Hex, idempotent: true)
         let (_, responseHeaders) = try await perform(request) { response in
             (try await Self.drain(response), response.headers)
@@ -354,17 +360,20 @@ public final class S3Client: Sendable, CustomStringConvertible {
 /// The checksums of one body: the SHA-256 that signs it and, per ``S3Client/Configuration/Checksum``, the header
 /// the server verifies it with.
 struct PayloadDigest: Sendable {
-    var sha256: SHA256.Digest
     var sha256Hex: String
     var sha256Base64: String
     var md5Hex: String?
     var headers: [(String, String)]
 
     init(of body: ByteBuffer, checksum: S3Client.Configuration.Checksum) {
-        let digest = body.withUnsafeReadableBytes { SHA256.hash(data: $0) }
-        sha256 = digest
-        sha256Hex = SigV4Signer.hex(digest)
-        sha256Base64 = Data(digest).base64EncodedString()
+        self.init(sha256: Array(body.withUnsafeReadableBytes { SHA256.hash(data: $0) }), of: body, checksum: checksum)
+    }
+
+    /// With the body's SHA-256 already computed (in the same pass as a whole file's, by
+    /// ``S3Client/uploadFile(at:to:contentType:metadata:expectingSHA256:)``).
+    init(sha256: [UInt8], of body: ByteBuffer, checksum: S3Client.Configuration.Checksum) {
+        sha256Hex = SigV4Signer.hex(sha256)
+        sha256Base64 = Data(sha256).base64EncodedString()
         if checksum == .contentMD5 {
             let md5 = body.withUnsafeReadableBytes { Insecure.MD5.hash(data: $0) }
             md5Hex = SigV4Signer.hex(md5)

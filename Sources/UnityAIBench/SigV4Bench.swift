@@ -3,7 +3,8 @@ import ObjectStore
 
 /// SigV4 signing time per request: `SigV4Signer.sign` of an UploadPart (PUT with `partNumber` and `uploadId`, the
 /// headers the S3 client sends) and of a GetObject, the payload hash given (hashing the body is the upload's cost,
-/// not the signature's). Several rounds; prints the median and best round in microseconds per request.
+/// not the signature's). Several rounds; prints the median and best round in microseconds per request, of wall time
+/// and of the thread's CPU time (which a loaded machine inflates less: time spent preempted is not counted).
 enum SigV4Bench {
     static func run(requests: Int, rounds: Int) throws {
         let signer = SigV4Signer(
@@ -27,25 +28,38 @@ enum SigV4Bench {
                 method: "GET", path: "/unity-ai-backups/site-a/sets/20261130T020000Z-1a2b3c/manifest.json",
                 headers: [("host", "127.0.0.1:8333")], payloadHash: SigV4Signer.emptyPayloadHash, date: date)
         }
-        var results: [String: [Double]] = ["upload_part": [], "get_object": []]
+        var results: [String: [Double]] = [:]
         var sink = 0
+        func threadCPUSeconds() -> Double {
+            var time = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+            return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        }
+        let perRequest = 1e6 / Double(max(1, requests))
         for _ in 0..<max(1, rounds) {
             for (name, sign) in [("upload_part", { try part(7) }), ("get_object", get)] as [(String, () throws -> SignedRequest)] {
                 let clock = ContinuousClock()
                 let start = clock.now
+                let cpuStart = threadCPUSeconds()
                 for _ in 0..<requests { sink &+= try sign().signature.utf8.count }
+                let cpu = threadCPUSeconds() - cpuStart
                 let elapsed = clock.now - start
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                results[name, default: []].append(seconds / Double(requests) * 1e6)
+                results[name, default: []].append(seconds * perRequest)
+                results[name + "_cpu", default: []].append(cpu * perRequest)
             }
         }
-        func summary(_ values: [Double]) -> [String: Double] {
-            let sorted = values.sorted()
-            return ["median_us": sorted[sorted.count / 2], "best_us": sorted[0]]
+        func summary(_ name: String) -> [String: Double] {
+            let wall = (results[name] ?? [0]).sorted()
+            let cpu = (results[name + "_cpu"] ?? [0]).sorted()
+            return [
+                "median_us": wall[wall.count / 2], "best_us": wall[0], "median_cpu_us": cpu[cpu.count / 2],
+                "best_cpu_us": cpu[0],
+            ]
         }
         let line: [String: Any] = [
             "bench": "sigv4", "requests_per_round": requests, "rounds": rounds, "checksum": sink % 1000,
-            "upload_part": summary(results["upload_part"] ?? [0]), "get_object": summary(results["get_object"] ?? [0]),
+            "upload_part": summary("upload_part"), "get_object": summary("get_object"),
         ]
         let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))

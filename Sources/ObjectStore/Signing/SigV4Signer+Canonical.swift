@@ -14,6 +14,8 @@ extension SigV4Signer {
         var path: String
         /// The sorted, percent-encoded query, as sent; empty when there is none.
         var query: String
+        /// Where the signed-headers line is in `bytes`: the `Authorization` header repeats it.
+        var signedHeaders: Range<Int>
     }
 
     /// Builds the canonical request: method, canonical URI, canonical query, canonical headers, signed headers and
@@ -50,28 +52,37 @@ extension SigV4Signer {
 
         headers.appendLines(to: &bytes)
         bytes.append(newline)
-        bytes.append(contentsOf: headers.signedHeaders.utf8)
+        let signedStart = bytes.count
+        headers.appendSignedHeaders(to: &bytes)
+        let signedEnd = bytes.count
         bytes.append(newline)
         bytes.append(contentsOf: payloadHash.utf8)
         return CanonicalRequest(
             bytes: bytes,
             path: String(decoding: bytes[pathStart..<pathEnd], as: UTF8.self),
-            query: String(decoding: bytes[queryStart..<queryEnd], as: UTF8.self))
+            query: String(decoding: bytes[queryStart..<queryEnd], as: UTF8.self),
+            signedHeaders: signedStart..<signedEnd)
     }
 
     // MARK: Headers
 
     /// Headers in canonical form: names lowercased, values folded, sorted by name, and the `SignedHeaders` list.
     struct CanonicalHeaders {
-        /// `host;x-amz-date;…`: the distinct names, sorted.
-        let signedHeaders: String
         /// Names and values, back to back; `entries` point into it.
         private let scratch: [UInt8]
         /// Sorted by name; equal names keep the order they were given in.
         private let entries: [Entry]
 
-        /// The size of the header lines and the signed-headers line, to reserve room for them.
-        var byteCount: Int { scratch.count + 2 * entries.count + signedHeaders.utf8.count }
+        /// At least the size of the header lines and the signed-headers line, to reserve room for them.
+        var byteCount: Int { 2 * scratch.count + 3 * entries.count }
+
+        /// `host;x-amz-date;…`: the distinct names, sorted.
+        var signedHeaders: String {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(scratch.count + entries.count)
+            appendSignedHeaders(to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
+        }
 
         /// - Parameters:
         ///   - headers: The caller's headers, all signed except those named in `dropping`.
@@ -118,17 +129,17 @@ extension SigV4Signer {
                     return order != 0 ? order < 0 : left.name.lowerBound < right.name.lowerBound
                 }
             }
-
-            var signed: [UInt8] = []
-            signed.reserveCapacity(16 * entries.count)
-            for (index, entry) in entries.enumerated()
-            where index == 0 || !Self.sameName(entries[index - 1], entry, scratch) {
-                if !signed.isEmpty { signed.append(UInt8(ascii: ";")) }
-                signed.append(contentsOf: scratch[entry.name])
-            }
             self.scratch = scratch
             self.entries = entries
-            self.signedHeaders = String(decoding: signed, as: UTF8.self)
+        }
+
+        /// Appends `host;x-amz-date;…`: the distinct names, sorted, joined with `;`.
+        func appendSignedHeaders(to out: inout [UInt8]) {
+            for (index, entry) in entries.enumerated()
+            where index == 0 || !Self.sameName(entries[index - 1], entry, scratch) {
+                if index > 0 { out.append(UInt8(ascii: ";")) }
+                out.append(contentsOf: scratch[entry.name])
+            }
         }
 
         /// Appends `name:value\n` per distinct name, joining repeated names' values with commas.
@@ -244,32 +255,49 @@ extension SigV4Signer {
     }
 
     /// Appends the canonical query: names and values percent-encoded (`/` too), sorted by name then value as
-    /// bytes, joined with `&`; a name without a value becomes `name=`.
+    /// bytes, joined with `&`; a name without a value becomes `name=`. Encodes and sorts in buffers on the stack.
     static func appendCanonicalQuery(_ items: [(String, String)], to out: inout [UInt8]) {
         guard !items.isEmpty else { return }
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(3 * items.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
-        var entries: [Entry] = []
-        entries.reserveCapacity(items.count)
-        for (name, value) in items {
-            let nameStart = scratch.count
-            withUTF8(of: name) { appendPercentEncoded($0, keepingSlash: false, to: &scratch) }
-            let valueStart = scratch.count
-            withUTF8(of: value) { appendPercentEncoded($0, keepingSlash: false, to: &scratch) }
-            entries.append((nameStart..<valueStart, valueStart..<scratch.count))
-        }
-        scratch.withUnsafeBufferPointer { buffer in
-            entries.sort { left, right in
-                let order = compareBytes(buffer[left.name], buffer[right.name])
-                return order != 0 ? order < 0 : compareBytes(buffer[left.value], buffer[right.value]) < 0
+        let capacity = 3 * items.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
+            withUnsafeTemporaryAllocation(of: Entry.self, capacity: items.count) { entries in
+                var writer = ByteWriter(scratch)
+                for (index, (name, value)) in items.enumerated() {
+                    let nameStart = writer.count
+                    withUTF8(of: name) { writePercentEncoded($0, keepingSlash: false, to: &writer) }
+                    let valueStart = writer.count
+                    withUTF8(of: value) { writePercentEncoded($0, keepingSlash: false, to: &writer) }
+                    entries.initializeElement(at: index, to: (nameStart..<valueStart, valueStart..<writer.count))
+                }
+                let bytes = UnsafeBufferPointer(rebasing: scratch[..<writer.count])
+                var entries = entries
+                entries.sort { left, right in
+                    let order = compareBytes(bytes[left.name], bytes[right.name])
+                    return order != 0 ? order < 0 : compareBytes(bytes[left.value], bytes[right.value]) < 0
+                }
+                for (index, entry) in entries.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: "&")) }
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[entry.name]))
+                    out.append(UInt8(ascii: "="))
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[entry.value]))
+                }
             }
         }
-        for (index, entry) in entries.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: "&")) }
-            out.append(contentsOf: scratch[entry.name])
-            out.append(UInt8(ascii: "="))
-            out.append(contentsOf: scratch[entry.value])
+    }
+
+    /// ``appendPercentEncoded(_:keepingSlash:to:)`` into a buffer sized for it (three bytes per input byte).
+    static func writePercentEncoded(_ bytes: UnsafeBufferPointer<UInt8>, keepingSlash: Bool, to out: inout ByteWriter) {
+        var runStart = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            if isUnreserved(byte) || (keepingSlash && byte == UInt8(ascii: "/")) { continue }
+            out.write(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            out.write(UInt8(ascii: "%"))
+            out.write(upperHexDigit(byte >> 4))
+            out.write(upperHexDigit(byte & 0x0F))
+            runStart = index + 1
         }
+        out.write(UnsafeBufferPointer(rebasing: bytes[runStart...]))
     }
 
     /// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`), and `/` when asked. Total: any
@@ -281,8 +309,8 @@ extension SigV4Signer {
             if isUnreserved(byte) || (keepingSlash && byte == UInt8(ascii: "/")) { continue }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             out.append(UInt8(ascii: "%"))
-            out.append(upperHexDigits[Int(byte >> 4)])
-            out.append(upperHexDigits[Int(byte & 0x0F)])
+            out.append(upperHexDigit(byte >> 4))
+            out.append(upperHexDigit(byte & 0x0F))
             runStart = index + 1
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
@@ -299,8 +327,6 @@ extension SigV4Signer {
     // MARK: Bytes
 
     static let newline = UInt8(ascii: "\n")
-    private static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-    private static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Runs `body` over a string's UTF-8 bytes, without a copy for native strings.
     static func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
@@ -312,27 +338,23 @@ extension SigV4Signer {
     static func hex(_ bytes: some ContiguousBytes) -> String {
         bytes.withUnsafeBytes { raw in
             String(unsafeUninitializedCapacity: raw.count * 2) { out in
-                for (index, byte) in raw.enumerated() {
-                    out[2 * index] = lowerHexDigits[Int(byte >> 4)]
-                    out[2 * index + 1] = lowerHexDigits[Int(byte & 0x0F)]
-                }
-                return raw.count * 2
+                var writer = ByteWriter(out)
+                writer.writeHex(raw)
+                return writer.count
             }
         }
     }
 
-    /// Appends bytes as lowercase hex, for a hash inside a string to sign.
-    static func appendHex(_ bytes: some ContiguousBytes, to out: inout [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            let start = out.count
-            out.append(contentsOf: repeatElement(0, count: 2 * raw.count))
-            out.withUnsafeMutableBufferPointer { buffer in
-                for (index, byte) in raw.enumerated() {
-                    buffer[start + 2 * index] = lowerHexDigits[Int(byte >> 4)]
-                    buffer[start + 2 * index + 1] = lowerHexDigits[Int(byte & 0x0F)]
-                }
-            }
-        }
+    /// The uppercase hex digit of a value below 16, as percent-encoding writes it.
+    @inline(__always)
+    static func upperHexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") - 10 + value
+    }
+
+    /// The lowercase hex digit of a value below 16.
+    @inline(__always)
+    static func lowerHexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value
     }
 
     static func isUnreserved(_ byte: UInt8) -> Bool {

@@ -54,11 +54,17 @@ public struct SignedRequest: Sendable {
     /// shows which part differs.
     public var canonicalRequest: String { String(decoding: canonicalRequestBytes, as: UTF8.self) }
     /// The string to sign, built from ``canonicalRequest``.
-    public var stringToSign: String { String(decoding: stringToSignBytes, as: UTF8.self) }
+    public var stringToSign: String {
+        SigV4Signer.withStringToSign(canonicalRequest: canonicalRequestBytes, timestamp: timestamp, scope: scope) {
+            String(decoding: $0, as: UTF8.self)
+        }
+    }
 
-    // Kept as bytes and made Strings only when read: few callers ever read them, and every request is signed.
+    // Kept as bytes and made Strings only when read: few callers ever read them, and every request is signed. The
+    // string to sign is rebuilt from them on demand, so signing keeps it on the stack.
     let canonicalRequestBytes: [UInt8]
-    let stringToSignBytes: [UInt8]
+    let timestamp: String
+    let scope: String
 }
 
 /// Signs requests with AWS Signature Version 4: `Authorization` headers, presigned URLs and the chunks of a
@@ -157,28 +163,24 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
     ) throws -> SignedRequest {
         let time = try AMZDate(date)
         let day = signingDay(time)
-        var added: [(name: String, value: String)] = [("x-amz-date", time.timestamp)]
+        var added: [(name: String, value: String)] = []
         added.reserveCapacity(4)
+        added.append(("x-amz-date", time.timestamp))
         if sendsContentHash { added.append(("x-amz-content-sha256", payloadHash)) }
         if let token = credentials.sessionToken, signsSessionToken { added.append(("x-amz-security-token", token)) }
         let canonicalHeaders = try CanonicalHeaders(headers, adding: added, dropping: ownedHeaders)
         let canonical = try Self.canonicalRequest(
             method: method, path: path, normalizingPath: normalizesPath, query: query, headers: canonicalHeaders,
             payloadHash: payloadHash)
-        let (stringToSign, signature) = sign(canonical.bytes, time: time, day: day)
-
-        var authorization = "AWS4-HMAC-SHA256 Credential="
-        authorization.reserveCapacity(128 + day.credential.utf8.count + canonicalHeaders.signedHeaders.utf8.count)
-        authorization += day.credential
-        authorization += ", SignedHeaders="
-        authorization += canonicalHeaders.signedHeaders
-        authorization += ", Signature="
-        authorization += signature
+        let signature = sign(canonical.bytes, time: time, day: day)
+        let authorization = Self.authorization(
+            credential: day.credential, signedHeaders: canonical.bytes[canonical.signedHeaders], signature: signature)
         if let token = credentials.sessionToken, !signsSessionToken { added.append(("x-amz-security-token", token)) }
         added.append(("authorization", authorization))
         return SignedRequest(
             headers: added, path: canonical.path, query: canonical.query, signature: signature,
-            authorization: authorization, canonicalRequestBytes: canonical.bytes, stringToSignBytes: stringToSign)
+            authorization: authorization, canonicalRequestBytes: canonical.bytes, timestamp: time.timestamp,
+            scope: day.scope)
     }
 
     /// Signs a request into its query: a presigned URL anyone holding it can use until it expires.
@@ -211,7 +213,7 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
         let canonical = try Self.canonicalRequest(
             method: method, path: path, normalizingPath: normalizesPath, query: items, headers: canonicalHeaders,
             payloadHash: payloadHash)
-        let (stringToSign, signature) = sign(canonical.bytes, time: time, day: day)
+        let signature = sign(canonical.bytes, time: time, day: day)
         var signedQuery = canonical.query
         if let token = credentials.sessionToken, !signsSessionToken {
             signedQuery += "&X-Amz-Security-Token=" + Self.percentEncoded(token)
@@ -219,7 +221,7 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
         signedQuery += "&X-Amz-Signature=" + signature
         return SignedRequest(
             headers: [], path: canonical.path, query: signedQuery, signature: signature, authorization: nil,
-            canonicalRequestBytes: canonical.bytes, stringToSignBytes: stringToSign)
+            canonicalRequestBytes: canonical.bytes, timestamp: time.timestamp, scope: day.scope)
     }
 
     /// Signs one chunk of an `aws-chunked` upload (``streamingPayload``); the last chunk is the empty one.
@@ -260,18 +262,64 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
     ]
 
     /// Hashes the canonical request into the string to sign, and signs that.
-    private func sign(_ canonicalRequest: [UInt8], time: AMZDate, day: SigningDay) -> (
-        stringToSign: [UInt8], signature: String
-    ) {
-        var stringToSign: [UInt8] = []
-        stringToSign.reserveCapacity(120 + day.scope.utf8.count)
-        stringToSign.append(contentsOf: "AWS4-HMAC-SHA256\n".utf8)
-        stringToSign.append(contentsOf: time.timestamp.utf8)
-        stringToSign.append(Self.newline)
-        stringToSign.append(contentsOf: day.scope.utf8)
-        stringToSign.append(Self.newline)
-        Self.appendHex(SHA256.hash(data: canonicalRequest), to: &stringToSign)
-        return (stringToSign, day.key.signature(of: stringToSign))
+    private func sign(_ canonicalRequest: [UInt8], time: AMZDate, day: SigningDay) -> String {
+        Self.withStringToSign(canonicalRequest: canonicalRequest, timestamp: time.timestamp, scope: day.scope) {
+            day.key.signature(of: $0)
+        }
+    }
+
+    /// Runs `body` over the string to sign (`AWS4-HMAC-SHA256`, the time, the scope and the canonical request's
+    /// SHA-256 in hex, one per line), built in a buffer on the stack.
+    static func withStringToSign<Result>(
+        canonicalRequest: [UInt8], timestamp: String, scope: String, _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        let algorithm: StaticString = "AWS4-HMAC-SHA256\n"
+        let count = algorithm.utf8CodeUnitCount + timestamp.utf8.count + scope.utf8.count + 2 + 64
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
+            var writer = ByteWriter(buffer)
+            writer.write(UnsafeBufferPointer(start: algorithm.utf8Start, count: algorithm.utf8CodeUnitCount))
+            withUTF8(of: timestamp) { writer.write($0) }
+            writer.write(newline)
+            withUTF8(of: scope) { writer.write($0) }
+            writer.write(newline)
+            withUnsafeTemporaryAllocation(byteCount: 32, alignment: 16) { digest in
+                canonicalRequest.withUnsafeBytes { sha256($0, into: digest) }
+                writer.writeHex(UnsafeRawBufferPointer(digest))
+            }
+            return body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<writer.count])))
+        }
+    }
+
+    /// `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`, written in one allocation.
+    static func authorization(credential: String, signedHeaders: ArraySlice<UInt8>, signature: String) -> String {
+        let prefix: StaticString = "AWS4-HMAC-SHA256 Credential="
+        let signedLabel: StaticString = ", SignedHeaders="
+        let signatureLabel: StaticString = ", Signature="
+        let count =
+            prefix.utf8CodeUnitCount + credential.utf8.count + signedLabel.utf8CodeUnitCount + signedHeaders.count
+            + signatureLabel.utf8CodeUnitCount + signature.utf8.count
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var writer = ByteWriter(buffer)
+            writer.write(prefix)
+            withUTF8(of: credential) { writer.write($0) }
+            writer.write(signedLabel)
+            signedHeaders.withUnsafeBufferPointer { writer.write($0) }
+            writer.write(signatureLabel)
+            withUTF8(of: signature) { writer.write($0) }
+            return writer.count
+        }
+    }
+
+    /// The SHA-256 of `bytes` into 32 bytes at `digest`: on the SHA extensions without allocating when the CPU has
+    /// them, else with swift-crypto.
+    static func sha256(_ bytes: UnsafeRawBufferPointer, into digest: UnsafeMutableRawBufferPointer) {
+        guard SHA256Words.hardwareAvailable, let base = digest.baseAddress else {
+            var hasher = SHA256()
+            hasher.update(bufferPointer: bytes)
+            hasher.finalize().withUnsafeBytes { digest.copyMemory(from: $0) }
+            return
+        }
+        SHA256Words().finish(bytes, prefixLength: 0, into: base)
     }
 
     /// Signs `algorithm`, the time, the scope and `lines`, one per line: the chunk and trailer strings to sign.
@@ -320,10 +368,14 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
 }
 
 /// HMAC-SHA256 (RFC 2104) under a signing key, with the padded key blocks hashed once: a signature then hashes only
-/// its own message. Built on SHA-256's buffer API because `HMAC.update(data:)` is generic over `DataProtocol` and
-/// not specialised across modules, which costs more than hashing a short string to sign.
+/// its own message. On the SHA extensions (``SHA256Words``) a signature allocates nothing; without them it runs on
+/// swift-crypto's SHA-256 buffer API (`HMAC.update(data:)` is generic over `DataProtocol` and not specialised across
+/// modules, which costs more than hashing a short string to sign).
 struct SigningKey: Sendable {
-    /// SHA-256 after `key XOR ipad`, and after `key XOR opad`.
+    /// The state after `key XOR ipad`, and after `key XOR opad`.
+    private let innerWords: SHA256Words
+    private let outerWords: SHA256Words
+    /// The same, as swift-crypto hashers, for CPUs without the SHA extensions.
     private let inner: SHA256
     private let outer: SHA256
 
@@ -343,14 +395,71 @@ struct SigningKey: Sendable {
         outerPad.withUnsafeBytes { outer.update(bufferPointer: $0) }
         self.inner = inner
         self.outer = outer
+        var innerWords = SHA256Words()
+        var outerWords = SHA256Words()
+        if SHA256Words.hardwareAvailable {
+            innerPad.withUnsafeBytes { if let base = $0.baseAddress { innerWords.compress(base, count: 1) } }
+            outerPad.withUnsafeBytes { if let base = $0.baseAddress { outerWords.compress(base, count: 1) } }
+        }
+        self.innerWords = innerWords
+        self.outerWords = outerWords
     }
 
     /// The HMAC of `message` in lowercase hex.
     func signature(of message: [UInt8]) -> String {
-        var inner = inner
-        message.withUnsafeBytes { inner.update(bufferPointer: $0) }
-        var outer = outer
-        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
-        return SigV4Signer.hex(outer.finalize())
+        message.withUnsafeBytes { signature(of: $0) }
+    }
+
+    /// The HMAC of `message` in lowercase hex.
+    func signature(of message: UnsafeRawBufferPointer) -> String {
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 16) { digest in
+            if SHA256Words.hardwareAvailable, let base = digest.baseAddress {
+                innerWords.finish(message, prefixLength: 64, into: base)
+                outerWords.finish(UnsafeRawBufferPointer(digest), prefixLength: 64, into: base)
+            } else {
+                var inner = inner
+                inner.update(bufferPointer: message)
+                var outer = outer
+                inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+                outer.finalize().withUnsafeBytes { digest.copyMemory(from: $0) }
+            }
+            return SigV4Signer.hex(UnsafeRawBufferPointer(digest))
+        }
+    }
+}
+
+/// Writes bytes into a buffer of known size, front to back: the signer sizes every buffer before writing into it.
+struct ByteWriter {
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+    /// Bytes written so far.
+    private(set) var count = 0
+
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        self.buffer = buffer
+    }
+
+    mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let room = min(bytes.count, buffer.count - count)
+        guard room > 0, let target = buffer.baseAddress, let source = bytes.baseAddress else { return }
+        (target + count).update(from: source, count: room)
+        count += room
+    }
+
+    mutating func write(_ text: StaticString) {
+        write(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func write(_ byte: UInt8) {
+        guard count < buffer.count else { return }
+        buffer[count] = byte
+        count += 1
+    }
+
+    /// Lowercase hex, as SigV4 writes hashes and signatures.
+    mutating func writeHex(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            write(SigV4Signer.lowerHexDigit(byte >> 4))
+            write(SigV4Signer.lowerHexDigit(byte & 0x0F))
+        }
     }
 }

@@ -88,6 +88,30 @@ import Testing
         }
     }
 
+    /// A blob whose bytes no longer match its name (one bit flipped on disk) fails the run before its upload is
+    /// completed: nothing is stored under the name, no upload is left, and the error names both hashes.
+    @Test func aDamagedBlobIsNeverStoredUnderItsName() async throws {
+        let (models, weights) = try Self.bigModel()
+        let path = models.root + "/blobs/" + weights.fileName
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: 12 << 20)
+        let byte = try handle.read(upToCount: 1)?.first ?? 0
+        try handle.seek(toOffset: 12 << 20)
+        try handle.write(contentsOf: Data([byte ^ 1]))
+        try handle.close()
+        let prefix = BackupFixtures.prefix("damaged-blob")
+        try await TestDatabase.withFreshDatabase { database, _ in
+            try await BackupFixtures.seed(database)
+            let (result, requests) = try await Self.backUp(
+                through: { _ in .forward }, prefix: prefix, database: database, models: models.root)
+            let error = try #require(throws: ObjectStoreError.self) { try result.get() }
+            #expect(error.code == .checksumMismatch)
+            #expect(error.message.contains(weights.hex), "\(error)")
+            #expect(!requests.contains { $0.method == "POST" && $0.uri.contains("uploadId=") }, "completed: \(requests)")
+            try await Self.expectNothingComplete(prefix: prefix, database: database, failedBlob: weights.fileName)
+        }
+    }
+
     @Test func aSlowPartWithinTheTimeoutOnlyTakesLonger() async throws {
         let (models, weights) = try Self.bigModel()
         let prefix = BackupFixtures.prefix("slow")
