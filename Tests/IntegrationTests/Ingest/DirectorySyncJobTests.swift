@@ -1,6 +1,7 @@
 import Foundation
 import Ingest
 import Lifecycle
+import PostgresNIO
 import Routing
 import Storage
 import Synchronization

@@ -1,6 +1,7 @@
 import Foundation
 import Ingest
 import Logging
+import PostgresNIO
 import Storage
 import Testing
 
@@ -110,16 +111,18 @@ import Testing
             var configuration = DocumentWriter.Configuration()
             configuration.maximumInFlight = 1
             let writer = DocumentWriter(store: fixture.store, configuration: configuration, logger: Self.logger)
-            let first = Task { try await writer.write(fixture.document("blocker", ["new"])) }
+            var first: Task<Int64, any Error>?
             var queued: [Task<Int64, any Error>] = []
             try await Self.whileBlockerIsLocked(fixture) {
+                // Started once the lock is held, the first write's transaction waits for it.
+                first = Task { try await writer.write(fixture.document("blocker", ["new"])) }
                 await Self.wait(for: writer) { $0.inFlight == 1 }
                 for name in ["a", "b", "c"] {
                     queued.append(Task { try await writer.write(fixture.document(name, ["\(name) one", "\(name) two"])) })
                 }
                 await Self.wait(for: writer) { $0.queued == 3 }
             }
-            _ = try await first.value
+            _ = try await first?.value
             for task in queued { _ = try await task.value }
             let statistics = await writer.currentStatistics
             #expect(statistics.transactions == 2 && statistics.documents == 4 && statistics.largestGroup == 3)
@@ -139,17 +142,18 @@ import Testing
             var configuration = DocumentWriter.Configuration()
             configuration.maximumInFlight = 1
             let writer = DocumentWriter(store: fixture.store, configuration: configuration, logger: Self.logger)
-            let first = Task { try await writer.write(fixture.document("blocker", ["new"])) }
+            var first: Task<Int64, any Error>?
             var good: [Task<Int64, any Error>] = []
             var bad: Task<Int64, any Error>?
             try await Self.whileBlockerIsLocked(fixture) {
+                first = Task { try await writer.write(fixture.document("blocker", ["new"])) }
                 await Self.wait(for: writer) { $0.inFlight == 1 }
                 good.append(Task { try await writer.write(fixture.document("a", ["a one"])) })
                 bad = Task { try await writer.write(fixture.document("bad", ["bad after"], dimensions: 3)) }
                 good.append(Task { try await writer.write(fixture.document("b", ["b one"])) })
                 await Self.wait(for: writer) { $0.queued == 3 }
             }
-            _ = try await first.value
+            _ = try await first?.value
             for task in good { _ = try await task.value }
             await #expect(throws: (any Error).self) { try await bad?.value }
             let statistics = await writer.currentStatistics
