@@ -7,7 +7,7 @@
 #     as the wall-clock time of N texts minus that of one, so process start and model loading cancel out.
 # Needs a PostgreSQL with pgvector: DATABASE_URL or UNITY_AI_TEST_DATABASE_URL (a fresh database is created and
 # dropped per run). UNITY_AI_BIN picks a built binary (default: a release build of unity-ai).
-# BENCH_SKIP_MINILM=1 skips the second part. BENCH_PG_DATA (the server's data directory, when it runs on this machine)
+# BENCH_SKIP_MINILM=1 skips the second part; BENCH_WRITE_CONCURRENCY sets the first run's --write-concurrency. BENCH_PG_DATA (the server's data directory, when it runs on this machine)
 # adds the CPU seconds PostgreSQL spent during the first run (its postmaster's own and its reaped children's).
 # Usage: deploy/bench-ingest.sh [FILES] [BATCH] [IN_FLIGHT] [LATENCY_MS] [MINILM_FILES]
 #        (defaults: 3000 files, batch 64, 4 in flight, 50 ms, 150 files).
@@ -93,7 +93,8 @@ export UNITY_AI_CONFIG="$work/routing.yaml" OPENAI_API_KEY=bench LOG_LEVEL=error
 http_database=$(fresh_database http)
 pg_before=$(pg_cpu)
 http_json=$(DATABASE_URL="$http_database" "$bin" ingest --json --embedding-model fake/bench-embed \
-  --batch-size "$batch" --embedding-concurrency "$in_flight" --concurrency 256 --chunk-tokens 64 "$work/corpus" || true)
+  --batch-size "$batch" --embedding-concurrency "$in_flight" --concurrency 256 --chunk-tokens 64 \
+  ${BENCH_WRITE_CONCURRENCY:+--write-concurrency "$BENCH_WRITE_CONCURRENCY"} "$work/corpus" || true)
 sleep 1  # the ingest's backends exit and are reaped
 pg_after=$(pg_cpu)
 stats=$(curl -s "http://127.0.0.1:$port/stats")

@@ -84,7 +84,7 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: "Most documents stored in one transaction when several are ready at once (default: 16).")
     var documentsPerTransaction: Int?
 
-    @Option(help: "Transactions storing documents at once (default: 4).")
+    @Option(help: "Transactions storing documents at once (default: 16).")
     var writeConcurrency: Int?
 
     @Option(help: "Entries an archive may hold before it is rejected (default: 10000).")

@@ -17,8 +17,9 @@ public actor DocumentWriter {
         public var maximumDocuments = 16
         /// Chunks in one transaction (a document with more goes alone). Defaults to 1,024.
         public var maximumChunks = 1_024
-        /// Transactions writing at once. Defaults to 4.
-        public var maximumInFlight = 4
+        /// Transactions writing at once. Defaults to 16 (the connection pool's size): on a loaded machine fewer
+        /// backends get PostgreSQL a smaller share of the cores (docs/benchmarks.md).
+        public var maximumInFlight = 16
 
         /// The defaults.
         public init() {}

@@ -27,7 +27,7 @@ public struct Ingestor: Sendable {
         /// How texts are batched across documents for the embedder: batch size (default 64, split to the provider's
         /// own limit), batches in flight (default 4) and retries of a failed batch (default 1).
         public var embedding = EmbeddingBatcher.Configuration()
-        /// How stored documents are grouped into transactions: up to 16 documents (1,024 chunks) in one, 4 at once.
+        /// How stored documents are grouped into transactions: up to 16 documents (1,024 chunks) in one, 16 at once.
         public var writes = DocumentWriter.Configuration()
         /// How far an archive may expand before it is rejected as a bomb, with nothing of it stored. Defaults to
         /// ``ArchiveReader/Limits``' defaults: 10,000 entries, 64 MiB an entry, 1 GiB in all, a 200:1 ratio.
