@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "Archive", "Providers", "Routing", "Storage",
+                "Archive", "Lifecycle", "Providers", "Routing", "Storage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -7,7 +7,8 @@
 #     as the wall-clock time of N texts minus that of one, so process start and model loading cancel out.
 # Needs a PostgreSQL with pgvector: DATABASE_URL or UNITY_AI_TEST_DATABASE_URL (a fresh database is created and
 # dropped per run). UNITY_AI_BIN picks a built binary (default: a release build of unity-ai).
-# BENCH_SKIP_MINILM=1 skips the second part.
+# BENCH_SKIP_MINILM=1 skips the second part; BENCH_WRITE_CONCURRENCY sets the first run's --write-concurrency. BENCH_PG_DATA (the server's data directory, when it runs on this machine)
+# adds the CPU seconds PostgreSQL spent during the first run (its postmaster's own and its reaped children's).
 # Usage: deploy/bench-ingest.sh [FILES] [BATCH] [IN_FLIGHT] [LATENCY_MS] [MINILM_FILES]
 #        (defaults: 3000 files, batch 64, 4 in flight, 50 ms, 150 files).
 set -euo pipefail
@@ -79,11 +80,33 @@ embeddings:
   model: fake/bench-embed
 YAML
 
+# CPU seconds of the PostgreSQL server: its postmaster's and every child's it has reaped (backends end with the
+# ingest's connections), so a difference spans one run; 0 when BENCH_PG_DATA is not set.
+pg_cpu() {
+  local pid
+  if [ -z "${BENCH_PG_DATA:-}" ] || ! pid=$(head -n 1 "$BENCH_PG_DATA/postmaster.pid" 2>/dev/null); then echo 0; return; fi
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' "/proc/$pid/stat"
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 export UNITY_AI_CONFIG="$work/routing.yaml" OPENAI_API_KEY=bench LOG_LEVEL=error
-http_json=$(DATABASE_URL=$(fresh_database http) "$bin" ingest --json --embedding-model fake/bench-embed \
-  --batch-size "$batch" --embedding-concurrency "$in_flight" --concurrency 256 --chunk-tokens 64 "$work/corpus" || true)
+http_database=$(fresh_database http)
+pg_before=$(pg_cpu)
+http_json=$(DATABASE_URL="$http_database" "$bin" ingest --json --embedding-model fake/bench-embed \
+  --batch-size "$batch" --embedding-concurrency "$in_flight" --concurrency 256 --chunk-tokens 64 \
+  ${BENCH_WRITE_CONCURRENCY:+--write-concurrency "$BENCH_WRITE_CONCURRENCY"} "$work/corpus" || true)
+sleep 1  # the ingest's backends exit and are reaped
+pg_after=$(pg_cpu)
 stats=$(curl -s "http://127.0.0.1:$port/stats")
+# The same run with the write path of before grouped transactions (one document per transaction, up to 16 at
+# once): the baseline of the write change, on a fresh database, in the same invocation.
+single_database=$(fresh_database single)
+single_pg_before=$(pg_cpu)
+single_json=$(DATABASE_URL="$single_database" "$bin" ingest --json --embedding-model fake/bench-embed \
+  --batch-size "$batch" --embedding-concurrency "$in_flight" --concurrency 256 --chunk-tokens 64 \
+  --documents-per-transaction 1 --write-concurrency 16 "$work/corpus" || true)
+sleep 1
+single_pg_after=$(pg_cpu)
 
 minilm_json="{}"
 if [ "${BENCH_SKIP_MINILM:-0}" != 1 ] && "$bin" embed --model minilm "probe" >/dev/null 2>&1; then
@@ -131,7 +154,8 @@ PY
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$http_json" "$stats" "$minilm_json" "$batch" "$in_flight" "$latency" "$load_before" "$load_after" <<'PY'
+python3 - "$http_json" "$stats" "$minilm_json" "$batch" "$in_flight" "$latency" "$load_before" "$load_after" \
+  "$pg_before" "$pg_after" "$single_json" "$single_pg_before" "$single_pg_after" <<'PY'
 import json, os, sys
 http, stats, minilm = json.loads(sys.argv[1] or "{}"), json.loads(sys.argv[2] or "{}"), json.loads(sys.argv[3])
 batch, in_flight, latency = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
@@ -141,6 +165,20 @@ result = {"http": {"files": http.get("added"), "failed": http.get("failed"), "ch
                    "seconds": http.get("seconds"), "rate": round(rate, 1), "ceiling": ceiling,
                    "fraction": round(rate / ceiling, 3) if latency > 0 else None, "endpoint": stats},
           "minilm": minilm, "cores": os.cpu_count(), "load_before": sys.argv[7], "load_after": sys.argv[8]}
+pg_seconds = float(sys.argv[10]) - float(sys.argv[9])
+if pg_seconds > 0 and http.get("chunks_embedded"):
+    result["http"]["postgres_cpu_s"] = round(pg_seconds, 1)
+    result["http"]["postgres_cpu_ms_per_chunk"] = round(1000 * pg_seconds / http["chunks_embedded"], 3)
+single = json.loads(sys.argv[11] or "{}")
+if single.get("seconds"):
+    single_rate = single.get("chunks_embedded", 0) / single["seconds"]
+    result["one_document_per_transaction"] = {"chunks": single.get("chunks_embedded"), "seconds": single["seconds"],
+                                              "rate": round(single_rate, 1)}
+    single_pg = float(sys.argv[13]) - float(sys.argv[12])
+    if single_pg > 0 and single.get("chunks_embedded"):
+        result["one_document_per_transaction"]["postgres_cpu_ms_per_chunk"] = round(
+            1000 * single_pg / single["chunks_embedded"], 3)
+    result["http"]["against_one_document_per_transaction"] = round(rate / single_rate, 3) if single_rate else None
 print(json.dumps(result))
 print()
 print(f"| run | texts | seconds | rate | ceiling | fraction |")

@@ -81,6 +81,12 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: "Documents in flight at once: read, waiting for vectors or being written (default: 16).")
     var concurrency: Int?
 
+    @Option(help: "Most documents stored in one transaction when several are ready at once (default: 16).")
+    var documentsPerTransaction: Int?
+
+    @Option(help: "Transactions storing documents at once (default: 16).")
+    var writeConcurrency: Int?
+
     @Option(help: "Entries an archive may hold before it is rejected (default: 10000).")
     var archiveMaxEntries: Int?
 
@@ -109,6 +115,8 @@ struct Ingest: AsyncParsableCommand {
         for (name, value, range) in [
             ("--batch-size", batchSize, 1...4096), ("--embedding-concurrency", embeddingConcurrency, 1...256),
             ("--concurrency", concurrency, 1...1024),
+            ("--documents-per-transaction", documentsPerTransaction, 1...KnowledgeStore.maximumDocumentsPerWrite),
+            ("--write-concurrency", writeConcurrency, 1...64),
         ] {
             if let value, !range.contains(value) {
                 throw ValidationError("\(name) must be between \(range.lowerBound) and \(range.upperBound).")
@@ -159,6 +167,8 @@ struct Ingest: AsyncParsableCommand {
         if let batchSize { ingestConfiguration.embedding.batchSize = batchSize }
         if let embeddingConcurrency { ingestConfiguration.embedding.maximumInFlight = embeddingConcurrency }
         if let concurrency { ingestConfiguration.concurrency = concurrency }
+        if let documentsPerTransaction { ingestConfiguration.writes.maximumDocuments = documentsPerTransaction }
+        if let writeConcurrency { ingestConfiguration.writes.maximumInFlight = writeConcurrency }
         let configuration = ingestConfiguration
         let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         let showProgress = !json && isatty(STDERR_FILENO) == 1

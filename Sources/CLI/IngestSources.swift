@@ -19,6 +19,11 @@ extension ApplianceRuntime {
         return KnowledgeItemSync(configuration: configuration, ingestor: ingestor, logger: logger)
     }
 
+    /// The sync of the configuration's `ingest.roots` (the `directory_sync` job).
+    func makeDirectorySync(ingestor: Ingestor) -> DirectorySync {
+        DirectorySync(roots: routing.ingest.roots, ingestor: ingestor, logger: logger)
+    }
+
     /// The `plugin_metrics` sync as the configuration's `ingest.plugin_metrics` sets it; `tenant` overrides its
     /// tenant.
     func makePluginMetricsSync(ingestor: Ingestor, tenant: String? = nil) -> PluginMetricsSync {
@@ -28,21 +33,5 @@ extension ApplianceRuntime {
         configuration.claims.batchSize = routing.ingest.pluginMetricsBatchSize
         configuration.claims.lease = routing.ingest.pluginMetricsLease
         return PluginMetricsSync(configuration: configuration, ingestor: ingestor, logger: logger)
-    }
-}
-
-extension IngestSummary {
-    /// The counts in one line: `2 added, 1 updated, 0 unchanged, 1 removed, 0 failed; 7 chunks embedded in 0.4 s`.
-    var line: String {
-        String(
-            format: "%ld added, %ld updated, %ld unchanged, %ld removed, %ld failed; %ld chunks embedded in %.1f s",
-            added, updated, unchanged, removed, failed, chunksEmbedded, seconds)
-    }
-
-    /// The line for the job history; a run in which something failed throws it with the first failure, so the run
-    /// is recorded as failed.
-    func jobSummary() throws -> String {
-        guard let first = failures.first else { return line }
-        throw SchedulerError(message: line + "; first failure: \(first.path): \(first.reason)")
     }
 }

@@ -21,6 +21,7 @@ extension ApplianceRuntime {
         let logger = self.logger
         let knowledgeItems = makeKnowledgeItemSync(ingestor: makeIngestor())
         let pluginMetrics = makePluginMetricsSync(ingestor: makeIngestor())
+        let directories = makeDirectorySync(ingestor: makeIngestor())
         var jobs: [JobKind: JobScheduler.Work] = [
             .housekeeping: {
                 let removed = try await RouterHousekeeping(client: client, logger: logger).sweep(now: Date())
@@ -31,6 +32,11 @@ extension ApplianceRuntime {
             .knowledgeSync: { try await knowledgeItems.sync().jobSummary() },
             .pluginMetricsSync: { try await pluginMetrics.sync().jobSummary() },
         ]
+        if !directories.roots.isEmpty {
+            // A root that fails is listed and the others are synced; the run is then recorded as failed with the
+            // first failure (a missing root names its path).
+            jobs[.directorySync] = { try await directories.sync().jobSummary() }
+        }
         if let models {
             jobs[.modelRefresh] = { try await models.refresh() }
             jobs[.modelCleanup] = {
@@ -51,7 +57,7 @@ extension ApplianceRuntime {
                 schedules.append(schedule)
             } else if routing.schedules.contains(schedule) {
                 logger.warning(
-                    "A scheduled job cannot run here: no Ollama endpoint is configured, or no backup target",
+                    "A scheduled job cannot run here: no Ollama endpoint is configured, no backup target, or no ingest.roots",
                     metadata: ["job.name": "\(schedule.name)", "job.kind": "\(schedule.kind)"])
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Lifecycle
 /// What one ingest run did.
 public struct IngestSummary: Sendable, Codable, Equatable {
     /// A file that could not be ingested, and why.
@@ -28,6 +29,22 @@ public struct IngestSummary: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case added, updated, unchanged, removed, failed, skipped, chunksEmbedded = "chunks_embedded", seconds, failures
         case skippedEntries = "skipped_entries"
+    }
+}
+
+extension IngestSummary {
+    /// The counts in one line: `2 added, 1 updated, 0 unchanged, 1 removed, 0 failed; 7 chunks embedded in 0.4 s`.
+    public var line: String {
+        String(
+            format: "%ld added, %ld updated, %ld unchanged, %ld removed, %ld failed; %ld chunks embedded in %.1f s",
+            added, updated, unchanged, removed, failed, chunksEmbedded, seconds)
+    }
+
+    /// The line for the job history; a run in which something failed throws it with the first failure, so the run
+    /// is recorded as failed.
+    public func jobSummary() throws -> String {
+        guard let first = failures.first else { return line }
+        throw SchedulerError(message: line + "; first failure: \(first.path): \(first.reason)")
     }
 }
 

@@ -8,7 +8,8 @@ import Routing
 import Storage
 
 /// Brings files into the knowledge base: walks each root, extracts and chunks what changed, embeds the chunks and
-/// stores each document in one transaction; documents whose files are gone from a root are removed.
+/// stores each document whole (in a transaction the ``DocumentWriter`` may share among several documents);
+/// documents whose files are gone from a root are removed.
 ///
 /// Unchanged files (same SHA-256, same chunking, every chunk embedded by the current model) cost no embedding.
 /// A file that cannot be read is reported in the summary and skipped; what is stored for it stays.
@@ -26,6 +27,8 @@ public struct Ingestor: Sendable {
         /// How texts are batched across documents for the embedder: batch size (default 64, split to the provider's
         /// own limit), batches in flight (default 4) and retries of a failed batch (default 1).
         public var embedding = EmbeddingBatcher.Configuration()
+        /// How stored documents are grouped into transactions: up to 16 documents (1,024 chunks) in one, 16 at once.
+        public var writes = DocumentWriter.Configuration()
         /// How far an archive may expand before it is rejected as a bomb, with nothing of it stored. Defaults to
         /// ``ArchiveReader/Limits``' defaults: 10,000 entries, 64 MiB an entry, 1 GiB in all, a 200:1 ratio.
         public var archiveLimits = ArchiveReader.Limits()
@@ -39,6 +42,8 @@ public struct Ingestor: Sendable {
     public let embedder: any EmbeddingProvider
     /// Batches the texts of all documents this ingestor handles (directories, tables, archives) for ``embedder``.
     public let batcher: EmbeddingBatcher
+    /// Stores the documents this ingestor has embedded, many to a transaction under load.
+    public let writer: DocumentWriter
     let logger: Logger
 
     public init(configuration: Configuration = .init(), store: KnowledgeStore, embedder: any EmbeddingProvider, logger: Logger) {
@@ -46,6 +51,7 @@ public struct Ingestor: Sendable {
         self.store = store
         self.embedder = embedder
         self.batcher = EmbeddingBatcher(embedder: embedder, configuration: configuration.embedding)
+        self.writer = DocumentWriter(store: store, configuration: configuration.writes, logger: logger)
         self.logger = logger
     }
 
@@ -300,16 +306,16 @@ public struct Ingestor: Sendable {
             "chunker": fingerprint, "embedding_model": embedder.model.name,
         ]) { _, new in new }
         let metadataJSON = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
-        try await store.replaceDocument(
-            tenantID: tenantID, sourceURI: sourceURI, contentSHA256: sha,
-            metadataJSON: metadataJSON,
-            chunks: zip(chunks, zip(contexts, headingPaths)).map { chunk, context in
-                KnowledgeStore.NewChunk(
-                    ordinal: chunk.ordinal, text: chunk.text, tokenCount: chunk.tokenCount,
-                    characterRange: chunk.characterRange, headingPath: titleInHeadings ? context.1 : chunk.headingPath,
-                    searchText: context.0 + "\n" + chunk.text)
-            },
-            embeddings: vectors, textHashes: textHashes, modelID: modelID, logger: logger)
+        _ = try await writer.write(
+            KnowledgeStore.DocumentWrite(
+                tenantID: tenantID, sourceURI: sourceURI, contentSHA256: sha, metadataJSON: metadataJSON,
+                chunks: zip(chunks, zip(contexts, headingPaths)).map { chunk, context in
+                    KnowledgeStore.NewChunk(
+                        ordinal: chunk.ordinal, text: chunk.text, tokenCount: chunk.tokenCount,
+                        characterRange: chunk.characterRange, headingPath: titleInHeadings ? context.1 : chunk.headingPath,
+                        searchText: context.0 + "\n" + chunk.text)
+                },
+                embeddings: vectors, textHashes: textHashes, modelID: modelID))
         logger.debug(
             "Ingested document",
             metadata: [

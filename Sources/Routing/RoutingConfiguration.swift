@@ -213,7 +213,8 @@ public struct RoutingConfiguration: Sendable, Equatable {
 
     /// Kinds of job this version can run.
     public static let schedulableKinds: [JobKind] = [
-        .housekeeping, .modelRefresh, .modelCleanup, .knowledgeSync, .pluginMetricsSync, .backup, .backupVerify, .backupPrune,
+        .housekeeping, .modelRefresh, .modelCleanup, .knowledgeSync, .pluginMetricsSync, .directorySync, .backup, .backupVerify,
+        .backupPrune,
     ]
 
     /// The `lifecycle:` section: Ollama's models directory and the cleanup policy.
@@ -246,9 +247,17 @@ public struct RoutingConfiguration: Sendable, Equatable {
         (try? CronExpression(cron)).map { JobSchedule(name: kind.name, kind: kind, cron: CronSchedule(expression: $0, timeZone: .gmt)) }
     }
 
-    /// The file's schedules, plus a default one for each kind it does not schedule.
+    /// The default schedule of `directory_sync` when `ingest.roots` names any: every 5 minutes, a minute after
+    /// `knowledge_sync` and a minute before `plugin_metrics_sync`.
+    public static let defaultDirectorySyncSchedule: JobSchedule? = (try? CronExpression("1-59/5 * * * *")).map {
+        JobSchedule(name: JobKind.directorySync.name, kind: .directorySync, cron: CronSchedule(expression: $0, timeZone: .gmt))
+    }
+
+    /// The file's schedules, plus a default one for each kind it does not schedule (`directory_sync` only when
+    /// `ingest.roots` is not empty).
     public var effectiveSchedules: [JobSchedule] {
-        schedules + Self.defaultSchedules.filter { fallback in !schedules.contains { $0.kind == fallback.kind } }
+        let defaults = Self.defaultSchedules + (ingest.roots.isEmpty ? [] : [Self.defaultDirectorySyncSchedule].compactMap { $0 })
+        return schedules + defaults.filter { fallback in !schedules.contains { $0.kind == fallback.kind } }
     }
 
     /// The provider called `name`.

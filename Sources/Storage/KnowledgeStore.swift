@@ -180,7 +180,8 @@ public struct KnowledgeStore: Sendable {
     }
 
     /// Stores a document with its chunks and their vectors, replacing what was stored under the same source URI,
-    /// in one transaction: a failure leaves the previous version in place.
+    /// in one transaction: a failure leaves the previous version in place. ``replaceDocuments(_:logger:)`` stores
+    /// several in one.
     ///
     /// `textHashes` (lowercase hex SHA-256 of the text each vector was made from, one per chunk, or none) are
     /// stored with the vectors so that a later ingest can reuse them (``reusableEmbeddings(tenantID:modelID:textHashes:logger:)``).
@@ -196,61 +197,16 @@ public struct KnowledgeStore: Sendable {
         modelID: Int,
         logger: Logger
     ) async throws -> Int64 {
-        guard chunks.count == embeddings.count else {
-            throw StorageError(
-                .inconsistentData, "\(chunks.count) chunks but \(embeddings.count) embeddings for \(sourceURI).")
+        let ids = try await replaceDocuments(
+            [
+                DocumentWrite(
+                    tenantID: tenantID, sourceURI: sourceURI, contentSHA256: contentSHA256, metadataJSON: metadataJSON,
+                    chunks: chunks, embeddings: embeddings, textHashes: textHashes, modelID: modelID)
+            ], logger: logger)
+        guard let id = ids.first else {
+            throw StorageError(.inconsistentData, "Storing \(sourceURI) returned no document id.")
         }
-        guard textHashes.isEmpty || (textHashes.count == chunks.count && textHashes.allSatisfy(Self.isSHA256Hex)) else {
-            throw StorageError(.inconsistentData, "The text hashes for \(sourceURI) do not match its chunks.")
-        }
-        return try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                INSERT INTO documents (tenant_id, source_uri, content_sha256, metadata)
-                VALUES (\(tenantID), \(sourceURI), \(contentSHA256), \(metadataJSON)::jsonb)
-                ON CONFLICT (tenant_id, source_uri) DO UPDATE
-                SET content_sha256 = EXCLUDED.content_sha256, metadata = EXCLUDED.metadata, updated_at = now()
-                RETURNING id
-                """, logger: logger)
-            var documentID: Int64?
-            for try await id in rows.decode(Int64.self) { documentID = id }
-            guard let documentID else {
-                throw StorageError(.inconsistentData, "Storing \(sourceURI) returned no document id.")
-            }
-            try await connection.query("DELETE FROM chunks WHERE document_id = \(documentID)", logger: logger)
-            guard !chunks.isEmpty else { return documentID }
-
-            let headingPaths = try chunks.map { chunk in
-                String(decoding: try JSONEncoder().encode(chunk.headingPath), as: UTF8.self)
-            }
-            let inserted = try await connection.query(
-                """
-                INSERT INTO chunks (document_id, tenant_id, ordinal, text, token_count, char_start, char_end,
-                                    heading_path, search_text)
-                SELECT \(documentID), \(tenantID), c.ordinal, c.text, c.token_count, c.char_start, c.char_end,
-                       ARRAY(SELECT jsonb_array_elements_text(c.heading::jsonb)),
-                       to_tsvector('english', c.search)
-                FROM unnest(\(chunks.map(\.ordinal))::bigint[], \(chunks.map(\.text))::text[],
-                            \(chunks.map(\.tokenCount))::bigint[], \(chunks.map(\.characterRange.lowerBound))::bigint[],
-                            \(chunks.map(\.characterRange.upperBound))::bigint[], \(headingPaths)::text[],
-                            \(chunks.map(\.searchText))::text[])
-                     AS c(ordinal, text, token_count, char_start, char_end, heading, search)
-                RETURNING id, ordinal
-                """, logger: logger)
-            var chunkIDs = [Int64](repeating: 0, count: chunks.count)
-            for try await (id, ordinal) in inserted.decode((Int64, Int).self) {
-                guard let position = chunks.firstIndex(where: { $0.ordinal == ordinal }) else { continue }
-                chunkIDs[position] = id
-            }
-            try await connection.query(
-                """
-                INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding, text_sha256)
-                SELECT e.chunk_id, \(modelID), \(tenantID), e.embedding::vector, decode(e.hash, 'hex')
-                FROM unnest(\(chunkIDs)::bigint[], \(embeddings.map(Self.vectorLiteral))::text[], \(textHashes)::text[])
-                     AS e(chunk_id, embedding, hash)
-                """, logger: logger)
-            return documentID
-        }
+        return id
     }
 
     /// Deletes the tenant's documents with these source URIs (their chunks and vectors go with them).

@@ -53,7 +53,37 @@ import Testing
         #expect(try RoutingConfiguration.parse(yaml: "", environment: [:]).ingest == .init())
     }
 
+    @Test func ingestRootsAreReadAndScheduleTheDirectorySyncEveryFiveMinutes() throws {
+        let yaml = """
+            ingest:
+              roots:
+                - {path: /srv/handbook}
+                - {path: /srv/hr, tenant: acme, private: true}
+            """
+        let configuration = try RoutingConfiguration.parse(yaml: yaml, environment: [:])
+        #expect(
+            configuration.ingest.roots == [
+                .init(path: "/srv/handbook", tenant: "default", isPrivate: false),
+                .init(path: "/srv/hr", tenant: "acme", isPrivate: true),
+            ])
+        let directorySync = configuration.effectiveSchedules.filter { $0.kind == .directorySync }
+        #expect(directorySync.map(\.name) == ["directory_sync"])
+        #expect(directorySync.first?.cron.expression.source == "1-59/5 * * * *")
+        // Without roots there is nothing to sync, so no default schedule.
+        #expect(!RoutingConfiguration().effectiveSchedules.contains { $0.kind == .directorySync })
+        // A `schedules:` entry of the kind replaces the default.
+        let scheduled = try RoutingConfiguration.parse(
+            yaml: yaml + "\nschedules:\n  - {name: docs, job: directory_sync, cron: '0 * * * *'}\n", environment: [:])
+        #expect(scheduled.effectiveSchedules.filter { $0.kind == .directorySync }.map(\.name) == ["docs"])
+    }
+
     @Test(arguments: [
+        ("ingest:\n  roots:\n    - {path: srv/docs}\n", "absolute path", 3),
+        ("ingest:\n  roots:\n    - {tenant: acme}\n", "needs `path:`", 3),
+        ("ingest:\n  roots:\n    - {path: /srv, tenant: 'a b'}\n", "valid tenant name", 3),
+        ("ingest:\n  roots:\n    - {path: /srv, private: maybe}\n", "true or false", 3),
+        ("ingest:\n  roots:\n    - {path: /srv, schedule: hourly}\n", "unknown key", 3),
+        ("ingest:\n  roots:\n    - {path: /srv}\n    - {path: /srv}\n", "listed twice", 4),
         ("ingest:\n  plugin_metrics: {tenant: 'no spaces'}\n", "valid tenant name", 2),
         ("ingest:\n  knowledge_items: {lease: 5s}\n", "30s", 2),
         ("ingest:\n  knowledge_items: {batch_size: 0}\n", "from 1", 2),

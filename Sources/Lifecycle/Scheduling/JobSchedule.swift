@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// A kind of work the scheduler can run: `housekeeping`, `model_refresh`, `model_cleanup`, `knowledge_sync`,
-/// `plugin_metrics_sync`, `backup`, `backup_verify`, `backup_prune`.
+/// `plugin_metrics_sync`, `directory_sync`, `backup`, `backup_verify`, `backup_prune`.
 public struct JobKind: Hashable, Sendable, CustomStringConvertible, Codable {
     public let name: String
 
@@ -19,6 +19,8 @@ public struct JobKind: Hashable, Sendable, CustomStringConvertible, Codable {
     public static let knowledgeSync = JobKind("knowledge_sync")
     /// Summarises the `plugin_metrics` windows that got rows into the knowledge base.
     public static let pluginMetricsSync = JobKind("plugin_metrics_sync")
+    /// Ingests the configuration's `ingest.roots` (directories and files), as `unity-ai ingest PATH` does.
+    public static let directorySync = JobKind("directory_sync")
     /// Writes a new backup set to the configured target.
     public static let backup = JobKind("backup")
     /// Re-downloads and re-hashes the newest complete backup set.
