@@ -165,10 +165,12 @@ public struct KnowledgeStore: Sendable {
         public var headingPath: [String]
         /// The text the lexical index is built from (heading path, title and chunk text).
         public var searchText: String
+        /// The heading context (title, heading path, tags): BM25's heading field, weighted apart from ``text``.
+        public var headingText: String
 
         public init(
             ordinal: Int, text: String, tokenCount: Int, characterRange: Range<Int>, headingPath: [String],
-            searchText: String
+            searchText: String, headingText: String = ""
         ) {
             self.ordinal = ordinal
             self.text = text
@@ -176,6 +178,7 @@ public struct KnowledgeStore: Sendable {
             self.characterRange = characterRange
             self.headingPath = headingPath
             self.searchText = searchText
+            self.headingText = headingText
         }
     }
 
@@ -184,6 +187,7 @@ public struct KnowledgeStore: Sendable {
     ///
     /// `textHashes` (lowercase hex SHA-256 of the text each vector was made from, one per chunk, or none) are
     /// stored with the vectors so that a later ingest can reuse them (``reusableEmbeddings(tenantID:modelID:textHashes:logger:)``).
+    /// `textSearchConfiguration` parses and stems the chunks for the lexical indexes (full text and BM25).
     @discardableResult
     public func replaceDocument(
         tenantID: Int64,
@@ -194,6 +198,7 @@ public struct KnowledgeStore: Sendable {
         embeddings: [[Float]],
         textHashes: [String] = [],
         modelID: Int,
+        textSearchConfiguration: String = LexicalIndex.defaultTextSearchConfiguration,
         logger: Logger
     ) async throws -> Int64 {
         guard chunks.count == embeddings.count else {
@@ -229,7 +234,7 @@ public struct KnowledgeStore: Sendable {
                                     heading_path, search_text)
                 SELECT \(documentID), \(tenantID), c.ordinal, c.text, c.token_count, c.char_start, c.char_end,
                        ARRAY(SELECT jsonb_array_elements_text(c.heading::jsonb)),
-                       to_tsvector('english', c.search)
+                       to_tsvector(\(textSearchConfiguration)::regconfig, c.search)
                 FROM unnest(\(chunks.map(\.ordinal))::bigint[], \(chunks.map(\.text))::text[],
                             \(chunks.map(\.tokenCount))::bigint[], \(chunks.map(\.characterRange.lowerBound))::bigint[],
                             \(chunks.map(\.characterRange.upperBound))::bigint[], \(headingPaths)::text[],
@@ -242,6 +247,9 @@ public struct KnowledgeStore: Sendable {
                 guard let position = chunks.firstIndex(where: { $0.ordinal == ordinal }) else { continue }
                 chunkIDs[position] = id
             }
+            try await LexicalIndex.write(
+                chunkIDs: chunkIDs, texts: chunks.map(\.text), headings: chunks.map(\.headingText), tenantID: tenantID,
+                textSearchConfiguration: textSearchConfiguration, on: connection, logger: logger)
             try await connection.query(
                 """
                 INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding, text_sha256)
