@@ -67,7 +67,7 @@ import Testing
 
     @Test func untunedModelsGetEqualWeightReciprocalRank() {
         #expect(Fusion.defaults(forEmbeddingModel: "openai/text-embedding-3-small") == Fusion.standard)
-        #expect(Fusion.defaults(forEmbeddingModel: "minilm") == Fusion.tunedDefaults["minilm"])
+        #expect(Fusion.defaults(forEmbeddingModel: "local-hash-512") == Fusion(method: .convex, denseWeight: 0.1))
         #expect(Fusion(method: .convex, denseWeight: 1.5).problem != nil)
     }
 }
