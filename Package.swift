@@ -241,7 +241,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RetrievalTests",
-            dependencies: ["Retrieval", "Providers"],
+            dependencies: ["Retrieval", "Providers", "Storage"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

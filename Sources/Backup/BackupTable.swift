@@ -58,6 +58,11 @@ public struct BackupTable: Sendable, Hashable {
         .init(name: "documents", key: ["id"], scope: .tenantID),
         .init(name: "chunks", key: ["id"], scope: .tenantID),
         .init(name: "chunk_embeddings", key: ["chunk_id", "model_id"], scope: .tenantID),
+        // BM25 (0011): restoring lexical_chunks rebuilds lexical_statistics through its triggers, so the statistics
+        // themselves are not in the set.
+        .init(name: "lexical_settings", key: ["tenant_id"], scope: .tenantID),
+        .init(name: "lexical_chunks", key: ["chunk_id"], scope: .tenantID),
+        .init(name: "lexical_postings", key: ["tenant_id", "term", "chunk_id"], scope: .tenantID),
         .init(name: "knowledge_items", key: ["id"], scope: .tenantName),
         .init(name: "conversations", key: ["id"], scope: .tenantID),
         .init(name: "conversation_messages", key: ["id"], scope: .tenantID),

@@ -124,8 +124,8 @@ struct ApplianceRuntime: Sendable {
     func askService(router: AIRouter? = nil, answerModel: String = "local") -> AskService {
         let store = KnowledgeStore(client: client)
         let retriever = HybridRetriever(
-            search: ChunkSearch(client: client), embedder: embedder, models: EmbeddingModelRegistry(store: store),
-            logger: logger)
+            configuration: retrieverConfiguration(), search: ChunkSearch(client: client), embedder: embedder,
+            models: EmbeddingModelRegistry(store: store), logger: logger)
         let answerer: any GroundedAnswerer =
             router.map { RoutedAnswerer(router: $0, model: answerModel) } ?? DirectAnswerer(provider: ExtractiveAnswerer(sentenceEmbedder: embedder.model.name == "minilm" ? embedder : nil))
         return AskService(store: store, retriever: retriever, answerer: answerer, logger: logger)

@@ -5,10 +5,12 @@ import Routing
 import Storage
 
 extension ApplianceRuntime {
-    /// An ingestor over this runtime's database and embedder with the default chunking.
+    /// An ingestor over this runtime's database and embedder with the default chunking and the configured text
+    /// search configuration.
     func makeIngestor(configuration: Ingestor.Configuration = .init()) -> Ingestor {
         Ingestor(
-            configuration: configuration, store: KnowledgeStore(client: client), embedder: embedder, logger: logger)
+            configuration: applyingRetrievalSettings(to: configuration), store: KnowledgeStore(client: client),
+            embedder: embedder, logger: logger)
     }
 
     /// The `knowledge_items` sync as the configuration's `ingest.knowledge_items` sets it.

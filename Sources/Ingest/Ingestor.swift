@@ -313,9 +313,10 @@ public struct Ingestor: Sendable {
                     KnowledgeStore.NewChunk(
                         ordinal: chunk.ordinal, text: chunk.text, tokenCount: chunk.tokenCount,
                         characterRange: chunk.characterRange, headingPath: titleInHeadings ? context.1 : chunk.headingPath,
-                        searchText: context.0 + "\n" + chunk.text)
+                        searchText: context.0 + "\n" + chunk.text, headingText: context.0)
                 },
-                embeddings: vectors, textHashes: textHashes, modelID: modelID))
+                embeddings: vectors, textHashes: textHashes, modelID: modelID,
+                textSearchConfiguration: configuration.chunker.textSearchConfiguration))
         logger.debug(
             "Ingested document",
             metadata: [

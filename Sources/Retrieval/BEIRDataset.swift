@@ -15,6 +15,12 @@ public struct BEIRDataset: Sendable {
     /// Graded relevance: query id → document id → grade.
     public var judgements: [String: [String: Int]]
 
+    /// The non-blank lines of `text`, whatever their endings: `\n`, `\r\n` (one `Character` in Swift, so splitting
+    /// on `"\n"` alone would keep a CRLF file in one line) or `\r`.
+    static func nonBlankLines(of text: String) -> [Substring] {
+        text.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+
     /// Loads the corpus, the queries and the `split` judgements from `directory`.
     public static func load(directory: String, split: String) throws -> BEIRDataset {
         func lines(_ name: String) throws -> [Substring] {
@@ -22,7 +28,7 @@ public struct BEIRDataset: Sendable {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw EvaluationError(message: "Cannot read \(path); a BEIR dataset has corpus.jsonl, queries.jsonl and qrels/<split>.tsv.")
             }
-            return text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            return Self.nonBlankLines(of: text)
         }
         func object(_ line: Substring, in file: String) throws -> [String: Any] {
             guard let value = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
@@ -44,7 +50,7 @@ public struct BEIRDataset: Sendable {
         var judgements: [String: [String: Int]] = [:]
         for line in try lines("qrels/\(split).tsv").dropFirst() {
             let fields = line.split(separator: "\t")
-            guard fields.count >= 3, let grade = Int(fields[2]) else { continue }
+            guard fields.count >= 3, let grade = Int(fields[2].trimmingCharacters(in: .whitespaces)) else { continue }
             judgements[String(fields[0]), default: [:]][String(fields[1])] = grade
         }
         guard !judgements.isEmpty else { throw EvaluationError(message: "qrels/\(split).tsv holds no judgements.") }
@@ -73,6 +79,13 @@ public enum RankingMetrics {
         let ideal = dcg(judgements.values.filter { $0 > 0 }.sorted(by: >))
         guard ideal > 0 else { return 0 }
         return dcg(ranked.map { judgements[$0] ?? 0 }) / ideal
+    }
+
+    /// The reciprocal of the rank of the first relevant document in the first `k`, 0 when there is none (MRR@k
+    /// averages it over queries).
+    public static func reciprocalRank(ranked: [String], judgements: [String: Int], k: Int = 10) -> Double {
+        guard let position = ranked.prefix(k).firstIndex(where: { (judgements[$0] ?? 0) > 0 }) else { return 0 }
+        return 1 / Double(position + 1)
     }
 
     /// The share of relevant documents found in the first `k`.

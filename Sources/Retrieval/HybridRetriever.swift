@@ -2,20 +2,20 @@ import Logging
 import Providers
 import Storage
 
-/// Dense retrieval (pgvector cosine through HNSW) and lexical retrieval (PostgreSQL full-text search), fused by
-/// reciprocal rank: a chunk's score is the sum of `1 / (k + rank)` over the rankings it appears in.
+/// Dense retrieval (pgvector cosine through HNSW) and lexical retrieval (BM25 over PostgreSQL's own parser and
+/// stemmer, scored in SQL), fused by ``Fusion``: weighted reciprocal rank or a convex combination of normalised
+/// scores, with the method and weight tuned per embedding model on SciFact's train split.
 ///
-/// Both rankings are computed over `candidateCount` chunks of the tenant only. Lexical ranking is the seam for
-/// BM25; fusion weights are the seam for tuning.
+/// Both rankings are computed over `candidateCount` chunks of the tenant only.
 public struct HybridRetriever: Retriever {
     public struct Configuration: Sendable {
         /// Chunks taken from each ranking before fusion: at least this many, and at least four times the limit.
         /// Defaults to 40.
         public var candidateCount = 40
-        /// The reciprocal-rank constant `k`. Defaults to 60.
-        public var rankConstant = 60.0
-        /// Weight of the dense ranking; the lexical one gets `1 - denseWeight`. Defaults to 0.5.
-        public var denseWeight = 0.5
+        /// How the rankings are fused; `nil` takes ``Fusion/defaults(forEmbeddingModel:)`` for the embedder.
+        public var fusion: Fusion?
+        /// BM25's k1, b and heading weight.
+        public var bm25 = LexicalIndex.Parameters()
         /// Which rankings are used. Defaults to both.
         public var mode: Mode = .hybrid
         public init() {}
@@ -27,8 +27,16 @@ public struct HybridRetriever: Retriever {
         case hybrid
         /// Vectors only (pgvector, HNSW).
         case dense
-        /// Words only (PostgreSQL full-text search).
-        case lexical
+        /// Words only, BM25.
+        case bm25
+        /// Words only, PostgreSQL's `ts_rank` over the full-text index: the baseline BM25 replaced.
+        case tsRank = "ts_rank"
+    }
+
+    /// A question's two rankings before fusion, each best first.
+    public struct Rankings: Sendable {
+        public var dense: [ChunkSearch.Hit]
+        public var lexical: [ChunkSearch.Hit]
     }
 
     public let configuration: Configuration
@@ -49,51 +57,59 @@ public struct HybridRetriever: Retriever {
         self.logger = logger
     }
 
+    /// The fusion in use: the configured one, or the embedder's tuned default.
+    public var fusion: Fusion { configuration.fusion ?? Fusion.defaults(forEmbeddingModel: embedder.model.name) }
+
     public func retrieve(question: String, tenantID: Int64, limit: Int) async throws -> [RetrievedPassage] {
+        let rankings = try await self.rankings(question: question, tenantID: tenantID, limit: limit)
+        let ranked: [ChunkSearch.Hit]
+        switch configuration.mode {
+        case .dense: ranked = rankings.dense
+        case .bm25, .tsRank: ranked = rankings.lexical
+        case .hybrid: ranked = fusion.fuse(dense: rankings.dense, lexical: rankings.lexical)
+        }
+        return try await passages(Array(ranked.prefix(limit)), tenantID: tenantID)
+    }
+
+    /// The dense and lexical rankings of `question` the mode asks for (the other one empty), each of
+    /// `max(candidateCount, limit × 4)` chunks at most.
+    public func rankings(question: String, tenantID: Int64, limit: Int) async throws -> Rankings {
         let candidates = max(configuration.candidateCount, limit * 4)
-        let modelID = try await models.id(
-            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
         let mode = configuration.mode
-        async let lexical =
-            mode == .dense ? [] : search.matching(words: question, tenantID: tenantID, limit: candidates, logger: logger)
+        async let lexical = lexicalRanking(question: question, tenantID: tenantID, limit: candidates)
         var dense: [ChunkSearch.Hit] = []
-        if mode != .lexical, let vector = try await embedder.embed([question]).first, vector.contains(where: { $0 != 0 }) {
+        if mode == .dense || mode == .hybrid, let vector = try await embedder.embed([question]).first,
+            vector.contains(where: { $0 != 0 })
+        {
+            let modelID = try await models.id(
+                name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
             dense = try await search.nearest(
                 to: vector, modelID: modelID, dimensions: embedder.model.dimensions, tenantID: tenantID,
                 limit: candidates, logger: logger)
         }
-        let fused: [ChunkSearch.Hit]
-        switch mode {
-        case .dense: fused = dense
-        case .lexical: fused = try await lexical
-        case .hybrid:
-            fused = Self.fuse(
-                dense: dense, lexical: try await lexical, denseWeight: configuration.denseWeight,
-                rankConstant: configuration.rankConstant)
+        return Rankings(dense: dense, lexical: try await lexical)
+    }
+
+    /// The lexical ranking of the mode: BM25, `ts_rank`, or none.
+    func lexicalRanking(question: String, tenantID: Int64, limit: Int) async throws -> [ChunkSearch.Hit] {
+        switch configuration.mode {
+        case .dense: []
+        case .tsRank: try await search.matching(words: question, tenantID: tenantID, limit: limit, logger: logger)
+        case .bm25, .hybrid:
+            try await search.bm25(
+                words: question, tenantID: tenantID, limit: limit, parameters: configuration.bm25, logger: logger)
         }
-        let top = Array(fused.prefix(limit))
-        let records = try await search.chunks(ids: top.map(\.chunkID), tenantID: tenantID, logger: logger)
-        return top.compactMap { hit in
+    }
+
+    /// The passages of `hits`, in their order; a hit whose chunk is gone (or not the tenant's) is dropped.
+    public func passages(_ hits: [ChunkSearch.Hit], tenantID: Int64) async throws -> [RetrievedPassage] {
+        let records = try await search.chunks(ids: hits.map(\.chunkID), tenantID: tenantID, logger: logger)
+        return hits.compactMap { hit in
             guard let record = records[hit.chunkID] else { return nil }
             return RetrievedPassage(
                 chunkID: record.id, documentID: record.documentID, source: record.displaySource,
                 sourceURI: record.sourceURI, headingPath: record.headingPath, characterRange: record.characterRange,
                 text: record.text, score: hit.score, isPrivate: record.isPrivate)
         }
-    }
-
-    /// Weighted reciprocal-rank fusion, best first; ties broken by chunk id for a stable order.
-    static func fuse(dense: [ChunkSearch.Hit], lexical: [ChunkSearch.Hit], denseWeight: Double, rankConstant: Double)
-        -> [ChunkSearch.Hit]
-    {
-        var scores: [Int64: Double] = [:]
-        for (rank, hit) in dense.enumerated() {
-            scores[hit.chunkID, default: 0] += denseWeight / (rankConstant + Double(rank + 1))
-        }
-        for (rank, hit) in lexical.enumerated() {
-            scores[hit.chunkID, default: 0] += (1 - denseWeight) / (rankConstant + Double(rank + 1))
-        }
-        return scores.map { ChunkSearch.Hit(chunkID: $0.key, score: $0.value) }
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.chunkID < $1.chunkID }
     }
 }

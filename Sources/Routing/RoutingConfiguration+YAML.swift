@@ -43,7 +43,7 @@ extension RoutingConfiguration {
         let top = try YAMLNode(root, path: "").mapping()
         let knownSections: Set<String> = [
             "routing", "providers", "models", "embeddings", "strategies", "caching", "rate_limits", "tenants", "tasks",
-            "health", "schedules", "lifecycle", "ingest", "server", "backups",
+            "health", "schedules", "lifecycle", "ingest", "server", "backups", "retrieval",
         ]
         for (key, _) in top where !knownSections.contains(key) {
             throw ConfigurationError(
@@ -130,6 +130,7 @@ extension RoutingConfiguration {
             configuration.lifecycle.ollamaModelsDirectory = directory
         }
         if let ingest = top.value("ingest") { configuration.ingest = try parseIngest(ingest) }
+        if let retrieval = top.value("retrieval") { configuration.retrieval = try parseRetrieval(retrieval) }
         if let server = top.value("server") {
             let fields = try server.mapping()
             try fields.rejectUnknown(["auth"])

@@ -231,6 +231,8 @@ public struct RoutingConfiguration: Sendable, Equatable {
 
     /// The `ingest:` section: how `knowledge_items` and `plugin_metrics` are synced.
     public var ingest = IngestSources()
+    /// The `retrieval:` section: the text search configuration, BM25's parameters and the fusion.
+    public var retrieval = Retrieval()
     /// The `server:` section's `auth` (`none` or `keys`), when given; `--auth` and `UNITY_AI_AUTH` win over it.
     public var serverAuthentication: String?
     /// The `backups:` section: the S3 target, retention and encryption.

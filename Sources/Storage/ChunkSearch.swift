@@ -97,8 +97,9 @@ public struct ChunkSearch: Sendable {
         return 0
     }
 
-    /// The `limit` chunks that best match any of the words of `text` (PostgreSQL full-text search, English
-    /// stemming, `ts_rank` normalised by length).
+    /// The `limit` chunks that best match any of the words of `text` (PostgreSQL full-text search with the tenant's
+    /// text search configuration, `ts_rank` normalised by length): the baseline BM25 replaced
+    /// (``bm25(words:tenantID:limit:parameters:logger:)``), kept for comparison in `unity-ai evaluate`.
     ///
     /// Runs as the appliance's own role, not in the tenant scope: under row-level security PostgreSQL may not use the
     /// GIN index for `@@` (its function is not leakproof), and the search became a scan of all the tenant's chunks
@@ -107,9 +108,12 @@ public struct ChunkSearch: Sendable {
     public func matching(words text: String, tenantID: Int64, limit: Int, logger: Logger) async throws -> [Hit] {
         let rows = try await client.query(
             """
-            WITH q AS (
+            WITH settings AS (
+                SELECT unity_text_search_config(\(tenantID), \(LexicalIndex.defaultTextSearchConfiguration)) AS config
+            ),
+            q AS (
                 SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS query
-                FROM unnest(tsvector_to_array(to_tsvector('english', \(text)))) AS lexeme
+                FROM settings, unnest(tsvector_to_array(to_tsvector(settings.config, \(text)))) AS lexeme
             )
             SELECT c.id, ts_rank(c.search_text, q.query, 1)::float8 AS rank
             FROM chunks c, q

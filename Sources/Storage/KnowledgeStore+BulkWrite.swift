@@ -22,11 +22,15 @@ extension KnowledgeStore {
         /// Lowercase hex SHA-256 of the text each vector was made from, one per chunk, or none.
         public var textHashes: [String]
         public var modelID: Int
+        /// The PostgreSQL text search configuration that parses and stems the chunks for the lexical indexes (full
+        /// text and BM25).
+        public var textSearchConfiguration: String
 
         /// A document with its chunks and vectors.
         public init(
             tenantID: Int64, sourceURI: String, contentSHA256: String, metadataJSON: String, chunks: [NewChunk],
-            embeddings: [[Float]], textHashes: [String] = [], modelID: Int
+            embeddings: [[Float]], textHashes: [String] = [], modelID: Int,
+            textSearchConfiguration: String = LexicalIndex.defaultTextSearchConfiguration
         ) {
             self.tenantID = tenantID
             self.sourceURI = sourceURI
@@ -36,6 +40,7 @@ extension KnowledgeStore {
             self.embeddings = embeddings
             self.textHashes = textHashes
             self.modelID = modelID
+            self.textSearchConfiguration = textSearchConfiguration
         }
 
         /// Refuses a write whose vectors or hashes do not match its chunks.
@@ -78,6 +83,7 @@ extension KnowledgeStore {
             let rows = Self.ChunkRows(writes: writes, documentIDs: ids)
             guard !rows.ordinals.isEmpty else { return ids }
             let chunkIDs = try await Self.insertChunks(rows, on: connection, logger: logger)
+            try await Self.indexWords(rows, chunkIDs: chunkIDs, on: connection, logger: logger)
             try await Self.insertEmbeddings(rows, chunkIDs: chunkIDs, on: connection, logger: logger)
             return ids
         }
@@ -134,6 +140,9 @@ extension KnowledgeStore {
         /// JSON arrays of the heading paths.
         var headingPaths: [String] = []
         var searchTexts: [String] = []
+        /// The heading context (title, heading path, tags): BM25's heading field.
+        var headingTexts: [String] = []
+        var textSearchConfigurations: [String] = []
         var modelIDs: [Int] = []
         var vectors: [String] = []
         /// Lowercase hex, or empty where the write gave no hashes (stored as NULL).
@@ -153,6 +162,8 @@ extension KnowledgeStore {
                     let heading = (try? encoder.encode(chunk.headingPath)).map { String(decoding: $0, as: UTF8.self) }
                     headingPaths.append(heading ?? "[]")
                     searchTexts.append(chunk.searchText)
+                    headingTexts.append(chunk.headingText)
+                    textSearchConfigurations.append(write.textSearchConfiguration)
                     modelIDs.append(write.modelID)
                     vectors.append(KnowledgeStore.vectorLiteral(write.embeddings[position]))
                     textHashes.append(write.textHashes.isEmpty ? "" : write.textHashes[position])
@@ -169,11 +180,12 @@ extension KnowledgeStore {
                                 heading_path, search_text)
             SELECT c.document_id, c.tenant_id, c.ordinal, c.text, c.token_count, c.char_start, c.char_end,
                    ARRAY(SELECT jsonb_array_elements_text(c.heading::jsonb)),
-                   to_tsvector('english', c.search)
+                   to_tsvector(c.config::regconfig, c.search)
             FROM unnest(\(rows.documentIDs)::bigint[], \(rows.tenantIDs)::bigint[], \(rows.ordinals)::bigint[],
                         \(rows.texts)::text[], \(rows.tokenCounts)::bigint[], \(rows.starts)::bigint[],
-                        \(rows.ends)::bigint[], \(rows.headingPaths)::text[], \(rows.searchTexts)::text[])
-                 AS c(document_id, tenant_id, ordinal, text, token_count, char_start, char_end, heading, search)
+                        \(rows.ends)::bigint[], \(rows.headingPaths)::text[], \(rows.searchTexts)::text[],
+                        \(rows.textSearchConfigurations)::text[])
+                 AS c(document_id, tenant_id, ordinal, text, token_count, char_start, char_end, heading, search, config)
             RETURNING id, document_id, ordinal
             """, logger: logger)
         var position: [ChunkKey: Int] = [:]
@@ -195,6 +207,31 @@ extension KnowledgeStore {
     struct ChunkKey: Hashable {
         var documentID: Int64
         var ordinal: Int
+    }
+
+    /// Writes the BM25 postings of the group's chunks (``LexicalIndex``): one statement per tenant and text search
+    /// configuration in the group, usually one.
+    static func indexWords(
+        _ rows: ChunkRows, chunkIDs: [Int64], on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        struct Key: Hashable {
+            var tenantID: Int64
+            var configuration: String
+        }
+        var groups: [Key: [Int]] = [:]
+        var order: [Key] = []
+        for index in chunkIDs.indices {
+            let key = Key(tenantID: rows.tenantIDs[index], configuration: rows.textSearchConfigurations[index])
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(index)
+        }
+        for key in order {
+            let indices = groups[key] ?? []
+            try await LexicalIndex.write(
+                chunkIDs: indices.map { chunkIDs[$0] }, texts: indices.map { rows.texts[$0] },
+                headings: indices.map { rows.headingTexts[$0] }, tenantID: key.tenantID,
+                textSearchConfiguration: key.configuration, on: connection, logger: logger)
+        }
     }
 
     /// Inserts the vector of every chunk of the group in one statement.

@@ -165,10 +165,12 @@ public struct KnowledgeStore: Sendable {
         public var headingPath: [String]
         /// The text the lexical index is built from (heading path, title and chunk text).
         public var searchText: String
+        /// The heading context (title, heading path, tags): BM25's heading field, weighted apart from ``text``.
+        public var headingText: String
 
         public init(
             ordinal: Int, text: String, tokenCount: Int, characterRange: Range<Int>, headingPath: [String],
-            searchText: String
+            searchText: String, headingText: String = ""
         ) {
             self.ordinal = ordinal
             self.text = text
@@ -176,6 +178,7 @@ public struct KnowledgeStore: Sendable {
             self.characterRange = characterRange
             self.headingPath = headingPath
             self.searchText = searchText
+            self.headingText = headingText
         }
     }
 
@@ -185,6 +188,7 @@ public struct KnowledgeStore: Sendable {
     ///
     /// `textHashes` (lowercase hex SHA-256 of the text each vector was made from, one per chunk, or none) are
     /// stored with the vectors so that a later ingest can reuse them (``reusableEmbeddings(tenantID:modelID:textHashes:logger:)``).
+    /// `textSearchConfiguration` parses and stems the chunks for the lexical indexes (full text and BM25).
     @discardableResult
     public func replaceDocument(
         tenantID: Int64,
@@ -195,13 +199,15 @@ public struct KnowledgeStore: Sendable {
         embeddings: [[Float]],
         textHashes: [String] = [],
         modelID: Int,
+        textSearchConfiguration: String = LexicalIndex.defaultTextSearchConfiguration,
         logger: Logger
     ) async throws -> Int64 {
         let ids = try await replaceDocuments(
             [
                 DocumentWrite(
                     tenantID: tenantID, sourceURI: sourceURI, contentSHA256: contentSHA256, metadataJSON: metadataJSON,
-                    chunks: chunks, embeddings: embeddings, textHashes: textHashes, modelID: modelID)
+                    chunks: chunks, embeddings: embeddings, textHashes: textHashes, modelID: modelID,
+                    textSearchConfiguration: textSearchConfiguration)
             ], logger: logger)
         guard let id = ids.first else {
             throw StorageError(.inconsistentData, "Storing \(sourceURI) returned no document id.")

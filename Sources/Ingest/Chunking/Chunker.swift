@@ -1,4 +1,5 @@
 import Providers
+import Storage
 
 /// A piece of a document sized for embedding and for a model's context.
 public struct Chunk: Sendable, Equatable {
@@ -22,14 +23,24 @@ public struct Chunker: Sendable {
         public var targetTokens: Int = 400
         /// How much of the previous chunk a chunk repeats. Defaults to 60 tokens (15 %).
         public var overlapTokens: Int = 60
+        /// The PostgreSQL text search configuration that parses and stems chunks for the lexical indexes (BM25 and
+        /// full text). Defaults to ``LexicalIndex/defaultTextSearchConfiguration`` (`english`).
+        public var textSearchConfiguration = LexicalIndex.defaultTextSearchConfiguration
 
-        public init(targetTokens: Int = 400, overlapTokens: Int = 60) {
+        public init(
+            targetTokens: Int = 400, overlapTokens: Int = 60,
+            textSearchConfiguration: String = LexicalIndex.defaultTextSearchConfiguration
+        ) {
             self.targetTokens = targetTokens
             self.overlapTokens = overlapTokens
+            self.textSearchConfiguration = textSearchConfiguration
         }
 
-        /// Identifies the chunking: documents chunked otherwise are chunked again.
-        public var fingerprint: String { "v1/target=\(targetTokens)/overlap=\(overlapTokens)" }
+        /// Identifies the chunking and its lexical indexing: documents chunked or indexed otherwise are chunked
+        /// again (so a changed text search configuration re-indexes them on their next ingest).
+        public var fingerprint: String {
+            "v1/target=\(targetTokens)/overlap=\(overlapTokens)/fts=\(textSearchConfiguration)"
+        }
     }
 
     public let configuration: Configuration

@@ -83,6 +83,18 @@ enum BackupFixtures {
                    to_tsvector('english', 'chunk number ' || o || ' of document ' || d.id)
             FROM documents d, generate_series(0, 399) o
             """,
+            // The BM25 index of those chunks (as LexicalIndex.write makes it, from their search text alone).
+            "INSERT INTO lexical_settings (tenant_id, text_search_config) SELECT id, 'english' FROM tenants",
+            """
+            INSERT INTO lexical_chunks (chunk_id, tenant_id, body_length, heading_length)
+            SELECT c.id, c.tenant_id, (SELECT coalesce(sum(cardinality(l.positions)), 0) FROM unnest(c.search_text) l), 0
+            FROM chunks c
+            """,
+            """
+            INSERT INTO lexical_postings (tenant_id, term, chunk_id, body_tf, heading_tf, body_length, heading_length)
+            SELECT c.tenant_id, l.lexeme, c.id, cardinality(l.positions), 0, x.body_length, 0
+            FROM chunks c JOIN lexical_chunks x ON x.chunk_id = c.id, unnest(c.search_text) l
+            """,
             """
             INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding)
             SELECT c.id, m.id, c.tenant_id,
