@@ -8,6 +8,16 @@ import Routing
 import Storage
 
 extension ApplianceRuntime {
+    /// `summary`, after giving tenants whose vectors outgrew an exact search an index of their own when the sync
+    /// stored or removed anything (as `unity-ai ingest` does after its writes; a failure there is logged and the
+    /// sync stands).
+    func reconcilingTenantIndexes(after summary: IngestSummary) async -> IngestSummary {
+        if summary.added + summary.updated + summary.removed > 0 {
+            await Ingest.reconcileTenantIndexes(runtime: self, store: KnowledgeStore(client: client), logger: logger)
+        }
+        return summary
+    }
+
     /// The scheduler over the configuration's schedules (and the default ones), with what each job kind does, its
     /// claims and history in `job_runs`.
     ///
@@ -29,13 +39,13 @@ extension ApplianceRuntime {
             },
             // A row or window that fails stays queued for the next slot; the run is recorded as failed, with the
             // counts and the first failure, so that `jobs list` shows it until it is fixed.
-            .knowledgeSync: { try await knowledgeItems.sync().jobSummary() },
-            .pluginMetricsSync: { try await pluginMetrics.sync().jobSummary() },
+            .knowledgeSync: { try await self.reconcilingTenantIndexes(after: knowledgeItems.sync()).jobSummary() },
+            .pluginMetricsSync: { try await self.reconcilingTenantIndexes(after: pluginMetrics.sync()).jobSummary() },
         ]
         if !directories.roots.isEmpty {
             // A root that fails is listed and the others are synced; the run is then recorded as failed with the
             // first failure (a missing root names its path).
-            jobs[.directorySync] = { try await directories.sync().jobSummary() }
+            jobs[.directorySync] = { try await self.reconcilingTenantIndexes(after: directories.sync()).jobSummary() }
         }
         if let models {
             jobs[.modelRefresh] = { try await models.refresh() }
