@@ -59,13 +59,6 @@ extension RoutingConfiguration {
         let fields = try node.mapping()
         try fields.rejectUnknown(["knowledge_items", "plugin_metrics", "roots"])
         var sources = IngestSources()
-        func count(_ node: YAMLNode, _ range: ClosedRange<Int>) throws -> Int {
-            let value = try node.integer()
-            guard range.contains(value) else {
-                throw node.error("expected a whole number from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return value
-        }
         func lease(_ node: YAMLNode) throws -> Duration {
             let value = try node.duration()
             guard value >= .seconds(30) else {
@@ -76,7 +69,7 @@ extension RoutingConfiguration {
         if let items = fields.value("knowledge_items") {
             let keys = try items.mapping()
             try keys.rejectUnknown(["batch_size", "lease"])
-            if let value = keys.value("batch_size") { sources.knowledgeItemsBatchSize = try count(value, 1...10_000) }
+            if let value = keys.value("batch_size") { sources.knowledgeItemsBatchSize = try value.integer(in: 1...10_000) }
             if let value = keys.value("lease") { sources.knowledgeItemsLease = try lease(value) }
         }
         if let metrics = fields.value("plugin_metrics") {
@@ -84,9 +77,9 @@ extension RoutingConfiguration {
             try keys.rejectUnknown(["tenant", "keep_hourly_days", "batch_size", "lease"])
             if let value = keys.value("tenant") { sources.pluginMetricsTenant = try value.tenantName() }
             if let value = keys.value("keep_hourly_days") {
-                sources.pluginMetricsHourlyDays = try count(value, 0...3_660)
+                sources.pluginMetricsHourlyDays = try value.integer(in: 0...3_660)
             }
-            if let value = keys.value("batch_size") { sources.pluginMetricsBatchSize = try count(value, 1...10_000) }
+            if let value = keys.value("batch_size") { sources.pluginMetricsBatchSize = try value.integer(in: 1...10_000) }
             if let value = keys.value("lease") { sources.pluginMetricsLease = try lease(value) }
         }
         if let roots = fields.value("roots") { sources.roots = try parseIngestRoots(roots) }

@@ -50,13 +50,6 @@ extension RoutingConfiguration {
         let fields = try node.mapping()
         try fields.rejectUnknown(["text_search_config", "bm25", "fusion"])
         var retrieval = Retrieval()
-        func number(_ node: YAMLNode, _ range: ClosedRange<Double>) throws -> Double {
-            let value = try node.number()
-            guard value.isFinite, range.contains(value) else {
-                throw node.error("expected a number from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return value
-        }
         if let value = fields.value("text_search_config") {
             let name = try value.string()
             guard isTextSearchConfigurationName(name) else {
@@ -69,9 +62,9 @@ extension RoutingConfiguration {
         if let bm25 = fields.value("bm25") {
             let keys = try bm25.mapping()
             try keys.rejectUnknown(["k1", "b", "heading_weight"])
-            if let value = keys.value("k1") { retrieval.bm25K1 = try number(value, 0...10) }
-            if let value = keys.value("b") { retrieval.bm25B = try number(value, 0...1) }
-            if let value = keys.value("heading_weight") { retrieval.bm25HeadingWeight = try number(value, 0...10) }
+            if let value = keys.value("k1") { retrieval.bm25K1 = try value.number(in: 0...10) }
+            if let value = keys.value("b") { retrieval.bm25B = try value.number(in: 0...1) }
+            if let value = keys.value("heading_weight") { retrieval.bm25HeadingWeight = try value.number(in: 0...10) }
         }
         if let fusion = fields.value("fusion") {
             let keys = try fusion.mapping()
@@ -81,8 +74,8 @@ extension RoutingConfiguration {
                 guard ["rrf", "convex"].contains(method) else { throw value.error("expected rrf or convex") }
                 retrieval.fusionMethod = method
             }
-            if let value = keys.value("dense_weight") { retrieval.fusionDenseWeight = try number(value, 0...1) }
-            if let value = keys.value("rank_constant") { retrieval.fusionRankConstant = try number(value, 0...10_000) }
+            if let value = keys.value("dense_weight") { retrieval.fusionDenseWeight = try value.number(in: 0...1) }
+            if let value = keys.value("rank_constant") { retrieval.fusionRankConstant = try value.number(in: 0...10_000) }
         }
         return retrieval
     }

@@ -505,6 +505,24 @@ struct YAMLNode {
         return value
     }
 
+    /// A number from `range`'s lower to its upper bound, or an error naming them.
+    func number(in range: ClosedRange<Double>) throws -> Double {
+        let value = try number()
+        guard range.contains(value) else {
+            throw error("expected a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A whole number from `range`'s lower to its upper bound, or an error naming them.
+    func integer(in range: ClosedRange<Int>) throws -> Int {
+        let value = try integer()
+        guard range.contains(value) else {
+            throw error("expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
     /// `1_000` as `1000`, without surrounding blanks.
     static func numeral(_ text: String) -> String {
         text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
