@@ -138,13 +138,22 @@ import Testing
             settings.maxScanTuples = 1000
             let indexes = TenantVectorIndexes(client: client, vectorSearch: settings)
             let changes = try await indexes.reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger)
-            // The small tenant holds 0.25 % of the model's rows, the large one more than the 5 % limit.
-            #expect(changes == .init(created: [loaded.small], dropped: []))
-            #expect(try await indexes.existingTenants(modelID: loaded.modelID, logger: Self.logger) == [loaded.small])
+            // By default every tenant past the exact limit that shares the model gets its own index: the small one
+            // (0.25 % of the model's rows) and the large one too.
+            let both = [loaded.small, loaded.large].sorted()
+            #expect(changes == .init(created: both, dropped: []))
+            #expect(try await indexes.existingTenants(modelID: loaded.modelID, logger: Self.logger) == Set(both))
             try await Self.expectFullTopK(loaded, tenant: loaded.small, settings: settings, client: client)
             try await Self.expectFullTopK(loaded, tenant: loaded.large, settings: settings, client: client)
-            // Reconciling again changes nothing; with the share limit at zero the index goes.
+            // Reconciling again changes nothing.
             #expect(try await indexes.reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger) == .init())
+            // With a 5 % share limit the large tenant's index goes, and it is served by the model's index.
+            settings.ownIndexBelowShare = 0.05
+            let largeDropped = try await TenantVectorIndexes(client: client, vectorSearch: settings)
+                .reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger)
+            #expect(largeDropped == .init(created: [], dropped: [loaded.large]))
+            try await Self.expectFullTopK(loaded, tenant: loaded.large, settings: settings, client: client)
+            // With the share limit at zero the small tenant's goes too.
             settings.ownIndexBelowShare = 0
             let dropped = try await TenantVectorIndexes(client: client, vectorSearch: settings)
                 .reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger)
