@@ -87,7 +87,7 @@ struct Evaluate: AsyncParsableCommand {
                     uri: "beir://\(name)/\(document.id)", displayPath: document.id, format: .markdown,
                     content: Data("# \(document.title)\n\n\(document.text)\n".utf8))
             }
-            let summary = try await Ingestor(store: store, embedder: runtime.embedder, logger: logger)
+            let summary = try await runtime.makeIngestor()
                 .ingest(documents: documents, sourcePrefix: "beir://\(name)/", tenant: tenant) { progress in
                     guard showProgress, progress.filesDone % 50 == 0 || progress.filesDone == progress.filesTotal else { return }
                     FileHandle.standardError.write(Data("\r\u{1B}[Kingest \(progress.filesDone)/\(progress.filesTotal)".utf8))
@@ -101,7 +101,8 @@ struct Evaluate: AsyncParsableCommand {
             }
             let retriever = HybridRetriever(
                 configuration: retrieverConfiguration, search: ChunkSearch(client: runtime.client),
-                embedder: runtime.embedder, models: EmbeddingModelRegistry(store: store), logger: logger)
+                embedder: runtime.embedder, models: EmbeddingModelRegistry(store: store),
+                embedderNamed: runtime.embedderNamed, logger: logger)
             let clock = ContinuousClock()
             let start = clock.now
             var ndcg = 0.0

@@ -5,10 +5,15 @@ import Routing
 import Storage
 
 extension ApplianceRuntime {
-    /// An ingestor over this runtime's database and embedder with the default chunking.
-    func makeIngestor(configuration: Ingestor.Configuration = .init()) -> Ingestor {
-        Ingestor(
-            configuration: configuration, store: KnowledgeStore(client: client), embedder: embedder, logger: logger)
+    /// An ingestor over this runtime's database and embedder; without a `configuration`, the defaults with this
+    /// runtime's ``chunking`` (every ingest path, the server's scheduled syncs included, must chunk alike, or each
+    /// would re-chunk what the other stored).
+    func makeIngestor(configuration: Ingestor.Configuration? = nil) -> Ingestor {
+        var defaults = Ingestor.Configuration()
+        defaults.chunker = chunking
+        return Ingestor(
+            configuration: configuration ?? defaults, store: KnowledgeStore(client: client), embedder: embedder,
+            logger: logger)
     }
 
     /// The `knowledge_items` sync as the configuration's `ingest.knowledge_items` sets it.

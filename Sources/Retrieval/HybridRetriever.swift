@@ -33,33 +33,39 @@ public struct HybridRetriever: Retriever {
 
     public let configuration: Configuration
     public let search: ChunkSearch
+    /// The configured embedding model: it embeds questions for tenants with no stored default space.
     public let embedder: any EmbeddingProvider
-    /// Resolves the stored id of the embedder's model.
+    /// Finds the space that answers a tenant (its stored default, else the configured model's), read-only.
     public let models: EmbeddingModelRegistry
+    /// The embedder of another model, by name, for tenants whose default space `unity-ai reindex` switched to it;
+    /// `nil` when this process cannot embed with it.
+    public let embedderNamed: @Sendable (String) -> (any EmbeddingProvider)?
     let logger: Logger
 
     public init(
         configuration: Configuration = .init(), search: ChunkSearch, embedder: any EmbeddingProvider,
-        models: EmbeddingModelRegistry, logger: Logger
+        models: EmbeddingModelRegistry, embedderNamed: @escaping @Sendable (String) -> (any EmbeddingProvider)? = { _ in nil },
+        logger: Logger
     ) {
         self.configuration = configuration
         self.search = search
         self.embedder = embedder
         self.models = models
+        self.embedderNamed = embedderNamed
         self.logger = logger
     }
 
     public func retrieve(question: String, tenantID: Int64, limit: Int) async throws -> [RetrievedPassage] {
         let candidates = max(configuration.candidateCount, limit * 4)
-        let modelID = try await models.id(
-            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
         let mode = configuration.mode
         async let lexical =
             mode == .dense ? [] : search.matching(words: question, tenantID: tenantID, limit: candidates, logger: logger)
         var dense: [ChunkSearch.Hit] = []
-        if mode != .lexical, let vector = try await embedder.embed([question]).first, vector.contains(where: { $0 != 0 }) {
+        if mode != .lexical, let serving = try await denseSpace(tenantID: tenantID),
+            let vector = try await serving.embedder.embed([question]).first, vector.contains(where: { $0 != 0 })
+        {
             dense = try await search.nearest(
-                to: vector, modelID: modelID, dimensions: embedder.model.dimensions, tenantID: tenantID,
+                to: vector, modelID: serving.space.id, dimensions: serving.space.dimensions, tenantID: tenantID,
                 limit: candidates, logger: logger)
         }
         let fused: [ChunkSearch.Hit]
@@ -80,6 +86,23 @@ public struct HybridRetriever: Retriever {
                 sourceURI: record.sourceURI, headingPath: record.headingPath, characterRange: record.characterRange,
                 text: record.text, score: hit.score, isPrivate: record.isPrivate)
         }
+    }
+
+    /// The space that answers the tenant and the embedder for its questions, or `nil` when there is none to search
+    /// (no vectors of the configured model, or this process cannot embed with the tenant's default model: then
+    /// the answer comes from words alone, and the reason is logged).
+    func denseSpace(tenantID: Int64) async throws -> (space: EmbeddingSpace, embedder: any EmbeddingProvider)? {
+        guard let space = try await models.servingSpace(
+            tenantID: tenantID, configuredModel: embedder.model.name, logger: logger)
+        else { return nil }
+        let queryEmbedder = space.name == embedder.model.name ? embedder : embedderNamed(space.name)
+        guard let queryEmbedder, queryEmbedder.model.dimensions == space.dimensions else {
+            logger.warning(
+                "No embedder for the tenant's default embedding space; retrieving by words only",
+                metadata: ["tenant.id": "\(tenantID)", "embedding.model": "\(space.name)"])
+            return nil
+        }
+        return (space: space, embedder: queryEmbedder)
     }
 
     /// Weighted reciprocal-rank fusion, best first; ties broken by chunk id for a stable order.

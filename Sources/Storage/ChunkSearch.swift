@@ -20,7 +20,8 @@ public struct ChunkSearch: Sendable {
         }
     }
 
-    /// The `limit` chunks nearest to `vector` by cosine distance, through the model's HNSW index.
+    /// The `limit` chunks nearest to `vector` by cosine distance, through the model's HNSW index (on
+    /// ``EmbeddingSpace/indexedType(dimensions:)``).
     /// Scores are cosine similarities.
     public func nearest(
         to vector: [Float], modelID: Int, dimensions: Int, tenantID: Int64, limit: Int, logger: Logger
@@ -30,20 +31,15 @@ public struct ChunkSearch: Sendable {
                 .inconsistentData, "The query vector has \(vector.count) dimensions where the model stores \(dimensions).")
         }
         let literal = KnowledgeStore.vectorLiteral(vector)
+        // The model's index is on this cast (halfvec past 2,000 dimensions): the search must cast the same way.
+        let type = EmbeddingSpace.indexedType(dimensions: dimensions)
         let efSearch = max(40, limit * 2)
         return try await client.withTenantScope(tenantID: tenantID, logger: logger) { connection in
             // Iterative scans keep returning rows when the tenant filter removes most of the nearest ones.
             try await connection.query(
                 PostgresQuery(unsafeSQL: "SET LOCAL hnsw.iterative_scan = relaxed_order"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(efSearch)"), logger: logger)
-            var query = PostgresQuery(
-                unsafeSQL: """
-                    SELECT e.chunk_id, 1 - (e.embedding::vector(\(dimensions)) <=> $1::vector(\(dimensions)))
-                    FROM chunk_embeddings e
-                    WHERE e.model_id = \(modelID) AND e.tenant_id = $2
-                    ORDER BY e.embedding::vector(\(dimensions)) <=> $1::vector(\(dimensions))
-                    LIMIT $3
-                    """)
+            var query = PostgresQuery(unsafeSQL: Self.nearestSQL(modelID: modelID, type: type))
             query.binds.append(literal, context: .default)
             query.binds.append(tenantID, context: .default)
             query.binds.append(limit, context: .default)
@@ -54,6 +50,19 @@ public struct ChunkSearch: Sendable {
             }
             return hits.sorted { $0.score > $1.score }
         }
+    }
+
+    /// The statement of ``nearest(to:modelID:dimensions:tenantID:limit:logger:)``: `$1` the vector's text, `$2` the
+    /// tenant, `$3` the limit; `type` the space's ``EmbeddingSpace/indexedType`` (only integers and type names are
+    /// written into it).
+    static func nearestSQL(modelID: Int, type: String) -> String {
+        """
+        SELECT e.chunk_id, 1 - (e.embedding::\(type) <=> $1::\(type))
+        FROM chunk_embeddings e
+        WHERE e.model_id = \(modelID) AND e.tenant_id = $2
+        ORDER BY e.embedding::\(type) <=> $1::\(type)
+        LIMIT $3
+        """
     }
 
     /// The `limit` chunks that best match any of the words of `text` (PostgreSQL full-text search, English

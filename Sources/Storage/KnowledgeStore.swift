@@ -35,57 +35,6 @@ public struct KnowledgeStore: Sendable {
         throw StorageError(.inconsistentData, "The tenant '\(name)' could not be created.")
     }
 
-    // MARK: Embedding models
-
-    /// Registers an embedding space and makes sure it has its HNSW index; returns the model's id.
-    /// A name already registered with other dimensions is refused.
-    ///
-    /// Instances registering at once (a scheduled sync and a command-line ingest on a fresh database) take turns
-    /// under a transaction-level advisory lock: concurrent `CREATE INDEX IF NOT EXISTS` of one name can fail on the
-    /// catalog's unique index, and an `INSERT … ON CONFLICT DO NOTHING` does not see a row another transaction
-    /// committed after the statement began.
-    public func registerEmbeddingModel(name: String, dimensions: Int, logger: Logger) async throws -> Int {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.registrationLock))", logger: logger)
-            let rows = try await connection.query(
-                """
-                WITH inserted AS (
-                    INSERT INTO embedding_models (name, dimensions) VALUES (\(name), \(dimensions))
-                    ON CONFLICT (name) DO NOTHING RETURNING id, dimensions
-                )
-                SELECT id, dimensions FROM inserted
-                UNION ALL SELECT id, dimensions FROM embedding_models WHERE name = \(name)
-                """, logger: logger)
-            var registered: (id: Int, dimensions: Int)?
-            for try await (id, storedDimensions) in rows.decode((Int, Int).self) where registered == nil {
-                registered = (id, storedDimensions)
-            }
-            guard let registered else {
-                throw StorageError(.inconsistentData, "The embedding model '\(name)' could not be registered.")
-            }
-            guard registered.dimensions == dimensions else {
-                throw StorageError(
-                    .inconsistentData,
-                    "The embedding model '\(name)' is stored with \(registered.dimensions) dimensions but now gives "
-                        + "\(dimensions). Give the new model another name so the two spaces stay apart.")
-            }
-            if dimensions <= 2000 {  // pgvector's HNSW limit for `vector`
-                let index = "chunk_embeddings_hnsw_model_\(registered.id)"
-                try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            CREATE INDEX IF NOT EXISTS \(index) ON chunk_embeddings
-                            USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops)
-                            WHERE model_id = \(registered.id)
-                            """), logger: logger)
-            }
-            return registered.id
-        }
-    }
-
-    /// The advisory lock embedding-model registration takes ("uaie").
-    static let registrationLock: Int64 = 0x7561_6965
-
     // MARK: Documents
 
     /// What is stored of one document, to decide whether it needs work.
@@ -165,10 +114,13 @@ public struct KnowledgeStore: Sendable {
         public var headingPath: [String]
         /// The text the lexical index is built from (heading path, title and chunk text).
         public var searchText: String
+        /// The heading line embedded before the text (title, headings, tags), stored so that another embedding
+        /// space can be built from the chunk alone (`unity-ai reindex`); `nil` when not known.
+        public var embeddingContext: String?
 
         public init(
             ordinal: Int, text: String, tokenCount: Int, characterRange: Range<Int>, headingPath: [String],
-            searchText: String
+            searchText: String, embeddingContext: String? = nil
         ) {
             self.ordinal = ordinal
             self.text = text
@@ -176,11 +128,18 @@ public struct KnowledgeStore: Sendable {
             self.characterRange = characterRange
             self.headingPath = headingPath
             self.searchText = searchText
+            self.embeddingContext = embeddingContext
         }
     }
 
-    /// Stores a document with its chunks and their vectors, replacing what was stored under the same source URI,
-    /// in one transaction: a failure leaves the previous version in place.
+    /// Stores a document with its chunks and their vectors of `modelID`, replacing what was stored under the same
+    /// source URI, in one transaction: a failure leaves the previous version in place.
+    ///
+    /// Chunks are shared by every embedding space. When the stored document has the same content, was chunked the
+    /// same way (the `chunker` entry of the metadata) and has as many chunks, its chunks are kept with every other
+    /// model's vectors, and only this model's vectors are written (replacing any it had): re-ingesting with a
+    /// second model adds a space and keeps the first. Otherwise the chunks are replaced, and the vectors of every
+    /// model go with them; this model's are written anew, the others come back with `unity-ai reindex`.
     ///
     /// `textHashes` (lowercase hex SHA-256 of the text each vector was made from, one per chunk, or none) are
     /// stored with the vectors so that a later ingest can reuse them (``reusableEmbeddings(tenantID:modelID:textHashes:logger:)``).
@@ -204,6 +163,16 @@ public struct KnowledgeStore: Sendable {
             throw StorageError(.inconsistentData, "The text hashes for \(sourceURI) do not match its chunks.")
         }
         return try await client.withTransaction(logger: logger) { connection in
+            if let documentID = try await Self.sameChunking(
+                tenantID: tenantID, sourceURI: sourceURI, contentSHA256: contentSHA256, metadataJSON: metadataJSON,
+                chunkCount: chunks.count, connection: connection, logger: logger)
+            {
+                try await Self.addEmbeddings(
+                    toDocument: documentID, tenantID: tenantID, metadataJSON: metadataJSON, chunks: chunks,
+                    embeddings: embeddings, textHashes: textHashes, modelID: modelID, connection: connection,
+                    logger: logger)
+                return documentID
+            }
             let rows = try await connection.query(
                 """
                 INSERT INTO documents (tenant_id, source_uri, content_sha256, metadata)
@@ -226,15 +195,15 @@ public struct KnowledgeStore: Sendable {
             let inserted = try await connection.query(
                 """
                 INSERT INTO chunks (document_id, tenant_id, ordinal, text, token_count, char_start, char_end,
-                                    heading_path, search_text)
+                                    heading_path, search_text, embedding_context)
                 SELECT \(documentID), \(tenantID), c.ordinal, c.text, c.token_count, c.char_start, c.char_end,
                        ARRAY(SELECT jsonb_array_elements_text(c.heading::jsonb)),
-                       to_tsvector('english', c.search)
+                       to_tsvector('english', c.search), nullif(c.context, '')
                 FROM unnest(\(chunks.map(\.ordinal))::bigint[], \(chunks.map(\.text))::text[],
                             \(chunks.map(\.tokenCount))::bigint[], \(chunks.map(\.characterRange.lowerBound))::bigint[],
                             \(chunks.map(\.characterRange.upperBound))::bigint[], \(headingPaths)::text[],
-                            \(chunks.map(\.searchText))::text[])
-                     AS c(ordinal, text, token_count, char_start, char_end, heading, search)
+                            \(chunks.map(\.searchText))::text[], \(chunks.map { $0.embeddingContext ?? "" })::text[])
+                     AS c(ordinal, text, token_count, char_start, char_end, heading, search, context)
                 RETURNING id, ordinal
                 """, logger: logger)
             var chunkIDs = [Int64](repeating: 0, count: chunks.count)
@@ -251,6 +220,55 @@ public struct KnowledgeStore: Sendable {
                 """, logger: logger)
             return documentID
         }
+    }
+
+    /// The id of the tenant's document at `sourceURI` if it holds `contentSHA256`, chunked as `metadataJSON`'s
+    /// `chunker` entry says, in `chunkCount` chunks; its row is locked for the transaction. `nil` otherwise.
+    static func sameChunking(
+        tenantID: Int64, sourceURI: String, contentSHA256: String, metadataJSON: String, chunkCount: Int,
+        connection: PostgresConnection, logger: Logger
+    ) async throws -> Int64? {
+        let rows = try await connection.query(
+            """
+            SELECT d.id FROM documents d
+            WHERE d.tenant_id = \(tenantID) AND d.source_uri = \(sourceURI) AND d.content_sha256 = \(contentSHA256)
+              AND d.metadata->>'chunker' = (\(metadataJSON)::jsonb)->>'chunker'
+              AND (SELECT count(*) FROM chunks c WHERE c.document_id = d.id) = \(chunkCount)
+            FOR UPDATE
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        return nil
+    }
+
+    /// Writes vectors of `modelID` for the kept chunks of a document (by ordinal), replacing any of that model,
+    /// and its new metadata.
+    static func addEmbeddings(
+        toDocument documentID: Int64, tenantID: Int64, metadataJSON: String, chunks: [NewChunk], embeddings: [[Float]],
+        textHashes: [String], modelID: Int, connection: PostgresConnection, logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            UPDATE documents SET metadata = \(metadataJSON)::jsonb, updated_at = now() WHERE id = \(documentID)
+            """, logger: logger)
+        guard !chunks.isEmpty else { return }
+        try await connection.query(
+            """
+            UPDATE chunks c SET embedding_context = n.context
+            FROM unnest(\(chunks.map(\.ordinal))::bigint[], \(chunks.map { $0.embeddingContext ?? "" })::text[]) AS n(ordinal, context)
+            WHERE c.document_id = \(documentID) AND c.ordinal = n.ordinal AND n.context <> ''
+              AND c.embedding_context IS DISTINCT FROM n.context
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding, text_sha256)
+            SELECT c.id, \(modelID), \(tenantID), e.embedding::vector, decode(e.hash, 'hex')
+            FROM unnest(\(chunks.map(\.ordinal))::bigint[], \(embeddings.map(Self.vectorLiteral))::text[],
+                        \(textHashes)::text[])
+                 AS e(ordinal, embedding, hash)
+            JOIN chunks c ON c.document_id = \(documentID) AND c.ordinal = e.ordinal
+            ON CONFLICT (chunk_id, model_id) DO UPDATE
+            SET embedding = EXCLUDED.embedding, text_sha256 = EXCLUDED.text_sha256
+            """, logger: logger)
     }
 
     /// Deletes the tenant's documents with these source URIs (their chunks and vectors go with them).
