@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ingest
 import Logging
+import Providers
 import Routing
 import Storage
 import Synchronization

@@ -1,5 +1,6 @@
 import Logging
 import Providers
+import Routing
 import Storage
 
 /// Builds a tenant's embedding space for another model from the stored chunks (`unity-ai reindex --model NAME`),

@@ -1,4 +1,5 @@
 import Logging
+import PostgresNIO
 
 /// Finds the embedding space that answers a tenant's questions, read-only: the query path never registers a model
 /// nor creates an index (ingest and `unity-ai reindex` do, through ``KnowledgeStore/prepareEmbeddingSpace(name:dimensions:logger:)``).

@@ -1,6 +1,7 @@
 import Foundation
 import Ingest
 import MiniLM
+import PostgresNIO
 import Providers
 import Storage
 import Testing
