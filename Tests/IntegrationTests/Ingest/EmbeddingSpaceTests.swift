@@ -282,12 +282,14 @@ import Testing
             #expect(definition.first?.contains("halfvec(3072)") == true)
             #expect(definition.first?.contains("halfvec_cosine_ops") == true)
 
-            // The search's own statement is planned as a scan of that index. Sequential scans are priced out so
-            // the six-row table does not win on cost: what is checked is that the index matches the query at all.
+            // The search's own statement is planned as a scan of that index. Sequential scans and sorts are priced
+            // out so the six-row table does not win on cost: what is checked is that the index matches the query.
             let tenantID = try await Self.tenantID(store)
             let vector = KnowledgeStore.vectorLiteral(wide.vector(for: Self.question))
             let plan = try await client.withTransaction(logger: Self.logger) { connection in
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL enable_seqscan = off"), logger: Self.logger)
+                // Likewise the (model_id, tenant_id) b-tree plus a sort: only an index that orders by distance is wanted.
+                try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL enable_sort = off"), logger: Self.logger)
                 var explain = PostgresQuery(
                     unsafeSQL: "EXPLAIN " + ChunkSearch.nearestSQL(modelID: space.id, type: space.indexedType))
                 explain.binds.append(vector, context: .default)
