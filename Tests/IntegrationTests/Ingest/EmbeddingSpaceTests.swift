@@ -221,6 +221,9 @@ import Testing
             #expect(serving?.name == next.model.name)
             let after = try await retriever.retrieve(question: Self.question, tenantID: tenantID, limit: 3)
             #expect(after.first?.source == expected)
+            // Fusion takes the serving model's tuned default, not the configured model's.
+            let rankings = try await retriever.rankings(question: Self.question, tenantID: tenantID, limit: 3)
+            #expect(rankings.denseModel == next.model.name)
         }
     }
 
