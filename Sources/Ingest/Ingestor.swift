@@ -83,7 +83,15 @@ public struct Ingestor: Sendable {
         ).id
     }
 
-    /// Ingests every path (directories recursively, or single files) for the tenant, created if absent.
+    /// Registers the embedder's model for an ingest; its index is built after the ingest's writes when the model has
+    /// no vectors yet (``KnowledgeStore/prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)``).
+    func prepareEmbeddingSpaceForBulkWrite() async throws -> (space: EmbeddingSpace, indexDeferred: Bool) {
+        try await store.prepareEmbeddingSpaceForBulkWrite(
+            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+    }
+
+    /// Ingests every path (directories recursively, or single files) for the tenant, created if absent. The summary's
+    /// seconds include building the model's index when this ingest gave the model its first vectors.
     public func ingest(
         paths: [String], tenant: String, progress: (@Sendable (IngestProgress) -> Void)? = nil
     ) async throws -> IngestSummary {
@@ -91,7 +99,8 @@ public struct Ingestor: Sendable {
         let start = clock.now
         var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
-        let modelID = try await prepareEmbeddingSpace()
+        let prepared = try await prepareEmbeddingSpaceForBulkWrite()
+        let modelID = prepared.space.id
 
         for path in paths {
             let root = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -99,6 +108,7 @@ public struct Ingestor: Sendable {
                 try await ingestRoot(
                     root, displayBase: nil, tenantID: tenantID, modelID: modelID, start: start, progress: progress))
         }
+        try await store.finishBulkWrite(to: prepared, logger: logger)
         summary.seconds = (clock.now - start).seconds
         return summary
     }
@@ -369,7 +379,8 @@ public struct Ingestor: Sendable {
         let start = clock.now
         var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
-        let modelID = try await prepareEmbeddingSpace()
+        let prepared = try await prepareEmbeddingSpaceForBulkWrite()
+        let modelID = prepared.space.id
         let states = try await store.documentStates(
             tenantID: tenantID, scope: .under(sourcePrefix), modelID: modelID, logger: logger)
         let outcomes = await runBounded(count: documents.count, start: start, progress: progress) { index in
@@ -383,6 +394,7 @@ public struct Ingestor: Sendable {
         let kept = Set(documents.map(\.uri))
         let gone = states.keys.filter { !kept.contains($0) }
         summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
+        try await store.finishBulkWrite(to: prepared, logger: logger)
         summary.seconds = (clock.now - start).seconds
         return summary
     }

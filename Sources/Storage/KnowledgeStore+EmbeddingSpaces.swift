@@ -51,6 +51,36 @@ extension KnowledgeStore {
         return space
     }
 
+    /// Registers the model for a bulk write and builds its HNSW index now unless the model has no vectors yet: then
+    /// the index is left to ``finishBulkWrite(to:logger:)``, which builds it over the stored vectors at once — a
+    /// fraction of the cost of filling it vector by vector (docs/benchmarks.md, "Ingest pipeline against its
+    /// ceilings"). Searches of the model meanwhile scan its rows, exactly. A write that fails before it finishes
+    /// leaves the model with vectors and no index: the next write's preparation builds it.
+    public func prepareEmbeddingSpaceForBulkWrite(
+        name: String, dimensions: Int, logger: Logger
+    ) async throws -> (space: EmbeddingSpace, indexDeferred: Bool) {
+        let id = try await registerEmbeddingModel(name: name, dimensions: dimensions, logger: logger)
+        let space = EmbeddingSpace(id: id, name: name, dimensions: dimensions)
+        guard try await hasEmbeddings(modelID: id, logger: logger) else { return (space, true) }
+        try await createEmbeddingIndex(for: space, logger: logger)
+        return (space, false)
+    }
+
+    /// Builds the index ``prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)`` deferred, if it did.
+    public func finishBulkWrite(
+        to prepared: (space: EmbeddingSpace, indexDeferred: Bool), logger: Logger
+    ) async throws {
+        if prepared.indexDeferred { try await createEmbeddingIndex(for: prepared.space, logger: logger) }
+    }
+
+    /// Whether any vector of the model is stored.
+    public func hasEmbeddings(modelID: Int, logger: Logger) async throws -> Bool {
+        let rows = try await client.query(
+            "SELECT EXISTS (SELECT 1 FROM chunk_embeddings WHERE model_id = \(modelID))", logger: logger)
+        for exists in try rows.decode(Bool.self) { return exists }
+        return false
+    }
+
     /// The registered model called `name`, or `nil`: a read, for the query path.
     public func embeddingSpace(named name: String, logger: Logger) async throws -> EmbeddingSpace? {
         let rows = try await client.query(

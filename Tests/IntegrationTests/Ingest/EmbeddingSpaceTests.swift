@@ -340,6 +340,35 @@ import Testing
         }
     }
 
+    /// A model's first ingest stores its vectors and then builds the index over them at once; later writes find the
+    /// index and fill it as they go; a model with vectors but no index (a failed first ingest) gets it before the
+    /// next write.
+    @Test func aModelsFirstIngestBuildsItsIndexAfterStoringItsVectors() async throws {
+        try await Self.withDocuments { client, store, directory in
+            let embedder = HashingEmbedder(dimensions: 512)
+            let name = embedder.model.name
+            let first = try await store.prepareEmbeddingSpaceForBulkWrite(
+                name: name, dimensions: 512, logger: Self.logger)
+            #expect(first.indexDeferred)
+            #expect(!(try await Self.embeddingIndexes(client).contains(first.space.indexName)))
+
+            let summary = try await Self.ingest(directory.path, with: embedder, store: store)
+            #expect(summary.chunksEmbedded > 0)
+            #expect(try await store.hasEmbeddings(modelID: first.space.id, logger: Self.logger))
+            #expect(try await Self.embeddingIndexes(client).contains(first.space.indexName))
+
+            let later = try await store.prepareEmbeddingSpaceForBulkWrite(
+                name: name, dimensions: 512, logger: Self.logger)
+            #expect(later.space == first.space && !later.indexDeferred)
+
+            try await client.query(PostgresQuery(unsafeSQL: "DROP INDEX \(first.space.indexName)"), logger: Self.logger)
+            let repaired = try await store.prepareEmbeddingSpaceForBulkWrite(
+                name: name, dimensions: 512, logger: Self.logger)
+            #expect(!repaired.indexDeferred)
+            #expect(try await Self.embeddingIndexes(client).contains(first.space.indexName))
+        }
+    }
+
     @Test func aModelWiderThan2000DimensionsGetsAHalfvecIndexThatSearchesUse() async throws {
         try await Self.withDocuments { client, store, directory in
             let wide = HashingEmbedder(dimensions: 3072)  // text-embedding-3-large's size
