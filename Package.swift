@@ -194,7 +194,8 @@ let package = Package(
         .executableTarget(
             name: "UnityAI",
             dependencies: [
-                "Archive", "Backup", "ObjectStore", "Lifecycle", "Providers", "Routing", "Storage", "Ingest", "Retrieval", "Server",
+                "Archive", "Backup", "ObjectStore", "Lifecycle", "MiniLM", "Providers", "Routing", "Storage", "Ingest",
+                "Retrieval", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -16,7 +16,9 @@ public struct BackupRestoreReport: Codable, Sendable {
 extension BackupService {
     /// Restores set `id` into the appliance's database: every table's rows upserted by primary key, in one
     /// transaction, so a failure changes nothing. Rows already equal are left untouched, so restoring twice writes
-    /// nothing the second time. Model blobs and manifests are not restored (see docs/operations.md).
+    /// nothing the second time. Then every embedding space's vector indexes are built where missing
+    /// (``KnowledgeStore/buildEmbeddingIndexes(logger:)``). Model blobs and manifests are not restored (see
+    /// docs/operations.md).
     ///
     /// - Parameters:
     ///   - tenant: Restore only this tenant's rows (its `tenants` row, documents, chunks, embeddings, knowledge items,
@@ -62,6 +64,8 @@ extension BackupService {
             if let reason = error.closureError as? BackupError { throw reason }
             throw error
         }
+        // Vectors come back without their HNSW indexes in a fresh database: build them before questions come.
+        try await KnowledgeStore(client: database).buildEmbeddingIndexes(logger: logger)
         logger.info("Backup set restored", metadata: ["backup.id": "\(id)", "backup.rows_written": "\(written)"])
         return BackupRestoreReport(id: id, tables: manifest.tables, rowsWritten: written)
     }

@@ -51,10 +51,11 @@ public struct BackupTable: Sendable, Hashable {
 
     /// Every table the appliance has, referenced tables first.
     public static let all: [BackupTable] = [
+        // Before tenants: a tenant's default embedding space (`tenants.embedding_model_id`, migration 0012) refers to it.
+        .init(name: "embedding_models", key: ["id"], scope: .shared),
         .init(name: "tenants", key: ["id"], scope: .tenantRow),
         // Keys' hashes only (an admin key has no tenant: restored with the whole set, never with one tenant).
         .init(name: "api_keys", key: ["id"], scope: .tenantID),
-        .init(name: "embedding_models", key: ["id"], scope: .shared),
         .init(name: "documents", key: ["id"], scope: .tenantID),
         .init(name: "chunks", key: ["id"], scope: .tenantID),
         .init(name: "chunk_embeddings", key: ["chunk_id", "model_id"], scope: .tenantID),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Ingest
 import Logging
 import PostgresNIO
 import Prometheus
@@ -19,6 +20,8 @@ struct ApplianceRuntime: Sendable {
     let migrations: [Migration]
     let embedder: any EmbeddingProvider
     let providers: ProviderRegistry
+    /// How documents are cut into chunks: sized by the built-in `minilm` tokenizer when its files are installed.
+    let chunking: Chunker.Configuration
     let logger: Logger
 
     /// Starts (or joins) the database and prepares the providers; the client is not running yet.
@@ -49,7 +52,9 @@ struct ApplianceRuntime: Sendable {
         }
         return ApplianceRuntime(
             routing: routing, settings: settings, client: try Database(settings: settings, logger: logger),
-            lease: lease, migrations: migrations, embedder: embedder, providers: providers, logger: logger)
+            lease: lease, migrations: migrations, embedder: embedder, providers: providers,
+            chunking: try ChunkSizing.configuration(embedder: embedder, environment: options.environment, logger: logger),
+            logger: logger)
     }
 
     /// Checks pgvector and applies pending migrations.
@@ -118,6 +123,22 @@ struct ApplianceRuntime: Sendable {
             metrics: RouterMetrics(factory: PrometheusMetricsFactory(registry: metrics)), logger: logger)
     }
 
+    /// The embedder of the model called `name` (a stored model name, as `unity-ai reindex` makes a tenant's
+    /// default), or `nil` when this process cannot embed with it; the failure is logged.
+    var embedderNamed: @Sendable (String) -> (any EmbeddingProvider)? {
+        { [providers, embedder, logger] name in
+            if name == embedder.model.name { return embedder }
+            do {
+                return try providers.embedder(named: name)
+            } catch {
+                logger.warning(
+                    "Cannot embed with a tenant's default embedding model",
+                    metadata: ["embedding.model": "\(name)", "error": "\(error)"])
+                return nil
+            }
+        }
+    }
+
     /// Answers questions with the hybrid retriever and the built-in extractive answerer.
     /// `router` (the server's) answers through the routed `answerModel`; without it, the extractive answerer
     /// answers directly.
@@ -125,7 +146,7 @@ struct ApplianceRuntime: Sendable {
         let store = KnowledgeStore(client: client)
         let retriever = HybridRetriever(
             configuration: retrieverConfiguration(), search: ChunkSearch(client: client), embedder: embedder,
-            models: EmbeddingModelRegistry(store: store), logger: logger)
+            models: EmbeddingModelRegistry(store: store), embedderNamed: embedderNamed, logger: logger)
         let answerer: any GroundedAnswerer =
             router.map { RoutedAnswerer(router: $0, model: answerModel) } ?? DirectAnswerer(provider: ExtractiveAnswerer(sentenceEmbedder: embedder.model.name == "minilm" ? embedder : nil))
         return AskService(store: store, retriever: retriever, answerer: answerer, logger: logger)

@@ -173,7 +173,8 @@ struct Evaluate: AsyncParsableCommand {
             }
             let retriever = HybridRetriever(
                 configuration: retrieverConfiguration, search: ChunkSearch(client: runtime.client),
-                embedder: runtime.embedder, models: EmbeddingModelRegistry(store: store), logger: logger)
+                embedder: runtime.embedder, models: EmbeddingModelRegistry(store: store),
+                embedderNamed: runtime.embedderNamed, logger: logger)
             let indexed = try await ChunkSearch(client: runtime.client).lexicalStatistics(tenantID: tenantID, logger: logger)
             let start = ContinuousClock.now
             let evaluation = RetrievalEvaluation(dataset: data, retriever: retriever, tenantID: tenantID)

@@ -53,10 +53,14 @@ struct Ingest: AsyncParsableCommand {
     @Flag(help: "Summarise the plugin_metrics rows written since the last sync, per plugin, host, hour and day.")
     var pluginMetrics = false
 
-    @Option(help: "Target chunk size in estimated tokens.")
-    var chunkTokens = 400
+    @Option(
+        help: """
+            Chunk size in tokens (default: what minilm reads, 256 word pieces with the heading line, when its \
+            tokenizer is installed; else 400 estimated tokens). Sets UNITY_AI_CHUNK_TOKENIZER's counting.
+            """)
+    var chunkTokens: Int?
 
-    @Option(help: "Tokens a chunk repeats from the previous one (default: 15 % of --chunk-tokens).")
+    @Option(help: "Tokens a chunk repeats from the previous one (default: 15 % of the chunk size).")
     var chunkOverlap: Int?
 
     @Flag(help: "Print the summary as one JSON object.")
@@ -122,9 +126,11 @@ struct Ingest: AsyncParsableCommand {
                 throw ValidationError("\(name) must be between \(range.lowerBound) and \(range.upperBound).")
             }
         }
-        guard (16...8192).contains(chunkTokens) else { throw ValidationError("--chunk-tokens must be between 16 and 8192.") }
-        if let chunkOverlap, !(0..<chunkTokens).contains(chunkOverlap) {
-            throw ValidationError("--chunk-overlap must be at least 0 and less than --chunk-tokens.")
+        if let chunkTokens, !(16...8192).contains(chunkTokens) {
+            throw ValidationError("--chunk-tokens must be between 16 and 8192.")
+        }
+        if let chunkOverlap, !(0..<(chunkTokens ?? 8192)).contains(chunkOverlap) {
+            throw ValidationError("--chunk-overlap must be at least 0 and less than the chunk size.")
         }
         for (name, value) in [
             ("--archive-max-entries", archiveMaxEntries), ("--archive-max-entry-mib", archiveMaxEntryMib),
@@ -143,13 +149,8 @@ struct Ingest: AsyncParsableCommand {
         let model = runtime.embedder.model
         do {
             let modelID = try await store.registerEmbeddingModel(name: model.name, dimensions: model.dimensions, logger: logger)
-            let changes = try await TenantVectorIndexes(client: runtime.client)
-                .reconcile(modelID: modelID, dimensions: model.dimensions, logger: logger)
-            if !changes.isEmpty {
-                logger.info(
-                    "Per-tenant vector indexes changed",
-                    metadata: ["tenants.created": "\(changes.created)", "tenants.dropped": "\(changes.dropped)"])
-            }
+            await TenantVectorIndexes(client: runtime.client)
+                .reconcileAfterWrites(modelID: modelID, dimensions: model.dimensions, logger: logger)
         } catch {
             logger.warning("Per-tenant vector indexes not reconciled", metadata: ["error": "\(error)"])
         }
@@ -157,9 +158,18 @@ struct Ingest: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "unity-ai.ingest", defaultLevel: .notice)
+        let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         var ingestConfiguration = Ingestor.Configuration()
-        ingestConfiguration.chunker = .init(
-            targetTokens: chunkTokens, overlapTokens: chunkOverlap ?? Int((Double(chunkTokens) * 0.15).rounded()))
+        ingestConfiguration.chunker = runtime.chunking
+        if let chunkTokens {
+            ingestConfiguration.chunker.targetTokens = chunkTokens
+            ingestConfiguration.chunker.overlapTokens = Int((Double(chunkTokens) * 0.15).rounded())
+        }
+        if let chunkOverlap { ingestConfiguration.chunker.overlapTokens = chunkOverlap }
+        guard ingestConfiguration.chunker.overlapTokens < ingestConfiguration.chunker.targetTokens else {
+            throw ValidationError(
+                "--chunk-overlap must be less than the chunk size (\(ingestConfiguration.chunker.targetTokens) tokens).")
+        }
         if let archiveMaxEntries { ingestConfiguration.archiveLimits.maximumEntries = archiveMaxEntries }
         if let archiveMaxEntryMib { ingestConfiguration.archiveLimits.maximumEntrySize = Int64(archiveMaxEntryMib) << 20 }
         if let archiveMaxTotalMib { ingestConfiguration.archiveLimits.maximumTotalSize = Int64(archiveMaxTotalMib) << 20 }
@@ -170,7 +180,6 @@ struct Ingest: AsyncParsableCommand {
         if let documentsPerTransaction { ingestConfiguration.writes.maximumDocuments = documentsPerTransaction }
         if let writeConcurrency { ingestConfiguration.writes.maximumInFlight = writeConcurrency }
         let configuration = ingestConfiguration
-        let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let (tenant, paths, knowledgeItems, pluginMetrics) = (self.tenant, self.paths, self.knowledgeItems, self.pluginMetrics)
         let isPrivate = self.isPrivate

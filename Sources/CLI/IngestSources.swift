@@ -5,11 +5,14 @@ import Routing
 import Storage
 
 extension ApplianceRuntime {
-    /// An ingestor over this runtime's database and embedder with the default chunking and the configured text
-    /// search configuration.
-    func makeIngestor(configuration: Ingestor.Configuration = .init()) -> Ingestor {
-        Ingestor(
-            configuration: applyingRetrievalSettings(to: configuration), store: KnowledgeStore(client: client),
+    /// An ingestor over this runtime's database and embedder; without a `configuration`, the defaults with this
+    /// runtime's ``chunking`` (every ingest path, the server's scheduled syncs included, must chunk alike, or each
+    /// would re-chunk what the other stored). Either way with the configured text search configuration.
+    func makeIngestor(configuration: Ingestor.Configuration? = nil) -> Ingestor {
+        var defaults = Ingestor.Configuration()
+        defaults.chunker = chunking
+        return Ingestor(
+            configuration: applyingRetrievalSettings(to: configuration ?? defaults), store: KnowledgeStore(client: client),
             embedder: embedder, logger: logger)
     }
 

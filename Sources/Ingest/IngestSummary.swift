@@ -85,9 +85,15 @@ extension IngestProgress {
         let text =
             " \(filesDone)/\(total) files · \(chunksStored) chunks (\(chunksEmbedded) embedded) · "
             + "\(Int(rate.isFinite ? min(rate, 1e12).rounded() : 0)) chunks/s · ETA \(eta)"
+        return Self.bar(fraction: fraction, text: text, width: width)
+    }
+
+    /// `[####------] text` in `width` columns (the bar up to 30 wide), or the text alone when narrower. Ingest
+    /// and reindex draw their progress with it.
+    static func bar(fraction: Double, text: String, width: Int) -> String {
         let barWidth = max(0, min(30, width - text.count - 2))
         guard barWidth >= 5 else { return String(text.dropFirst().prefix(max(0, width))) }
-        let filled = min(barWidth, Int((fraction * Double(barWidth)).rounded(.down)))
+        let filled = max(0, min(barWidth, Int((fraction.isFinite ? fraction * Double(barWidth) : 0).rounded(.down))))
         return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled) + "]" + text
     }
 

@@ -34,8 +34,7 @@ extension Ingestor {
     /// Re-syncs the `changed` paths (absolute) under `root`, a directory ingested before.
     public func sync(changed: Set<String>, root: String, tenant: String) async throws -> IngestSummary {
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
-        let modelID = try await store.registerEmbeddingModel(
-            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+        let modelID = try await prepareEmbeddingSpace()
         let start = ContinuousClock.now
         var summary = IngestSummary()
         if changed.contains(root) {

@@ -75,7 +75,23 @@ public struct Ingestor: Sendable {
         }
     }
 
-    /// Ingests every path (directories recursively, or single files) for the tenant, created if absent.
+    /// Registers the embedder's model and makes sure its HNSW index exists (a write path's job, never a query's);
+    /// returns the model's id.
+    public func prepareEmbeddingSpace() async throws -> Int {
+        try await store.prepareEmbeddingSpace(
+            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger
+        ).id
+    }
+
+    /// Registers the embedder's model for an ingest; its index is built after the ingest's writes when the model has
+    /// no vectors yet (``KnowledgeStore/prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)``).
+    func prepareEmbeddingSpaceForBulkWrite() async throws -> (space: EmbeddingSpace, indexDeferred: Bool) {
+        try await store.prepareEmbeddingSpaceForBulkWrite(
+            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+    }
+
+    /// Ingests every path (directories recursively, or single files) for the tenant, created if absent. The summary's
+    /// seconds include building the model's index when this ingest gave the model its first vectors.
     public func ingest(
         paths: [String], tenant: String, progress: (@Sendable (IngestProgress) -> Void)? = nil
     ) async throws -> IngestSummary {
@@ -83,8 +99,8 @@ public struct Ingestor: Sendable {
         let start = clock.now
         var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
-        let modelID = try await store.registerEmbeddingModel(
-            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+        let prepared = try await prepareEmbeddingSpaceForBulkWrite()
+        let modelID = prepared.space.id
 
         for path in paths {
             let root = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -92,6 +108,7 @@ public struct Ingestor: Sendable {
                 try await ingestRoot(
                     root, displayBase: nil, tenantID: tenantID, modelID: modelID, start: start, progress: progress))
         }
+        try await store.finishBulkWrite(to: prepared, logger: logger)
         summary.seconds = (clock.now - start).seconds
         return summary
     }
@@ -289,16 +306,17 @@ public struct Ingestor: Sendable {
         titleInHeadings: Bool = false, existed: Bool, tenantID: Int64, modelID: Int
     ) async throws -> Outcome {
         let fingerprint = configuration.chunker.fingerprint
-        let chunks = Chunker(configuration: configuration.chunker).chunks(of: extracted)
         let title = extracted.title ?? displayPath
         let keywordLine = keywords.isEmpty ? "" : "\nTags: " + keywords.joined(separator: ", ")
-        let headingPaths = chunks.map { chunk in
-            // The title and headings travel with the chunk text into both indexes.
-            var heading = chunk.headingPath
-            if heading.first != title { heading.insert(title, at: 0) }
-            return heading
+        // The title and headings travel with the chunk text into both indexes.
+        func withTitle(_ headingPath: [String]) -> [String] {
+            headingPath.first == title ? headingPath : [title] + headingPath
         }
-        let contexts = headingPaths.map { $0.joined(separator: " > ") + keywordLine }
+        func context(_ headingPath: [String]) -> String { withTitle(headingPath).joined(separator: " > ") + keywordLine }
+        // Sized for the embedder, a chunk leaves room for the heading line embedded before it.
+        let chunks = Chunker(configuration: configuration.chunker).chunks(of: extracted, context: context)
+        let headingPaths = chunks.map { withTitle($0.headingPath) }
+        let contexts = chunks.map { context($0.headingPath) }
         let texts = zip(contexts, chunks).map { "\($0)\n\n\($1.text)" }
         let (vectors, textHashes, embedded) = try await embeddings(for: texts, tenantID: tenantID, modelID: modelID)
         let metadata: [String: String] = extraMetadata.merging([
@@ -313,7 +331,8 @@ public struct Ingestor: Sendable {
                     KnowledgeStore.NewChunk(
                         ordinal: chunk.ordinal, text: chunk.text, tokenCount: chunk.tokenCount,
                         characterRange: chunk.characterRange, headingPath: titleInHeadings ? context.1 : chunk.headingPath,
-                        searchText: context.0 + "\n" + chunk.text, headingText: context.0)
+                        searchText: context.0 + "\n" + chunk.text, headingText: context.0,
+                        embeddingContext: context.0)
                 },
                 embeddings: vectors, textHashes: textHashes, modelID: modelID,
                 textSearchConfiguration: configuration.chunker.textSearchConfiguration))
@@ -325,34 +344,12 @@ public struct Ingestor: Sendable {
         return existed ? .updated(chunks: chunks.count, embedded: embedded) : .added(chunks: chunks.count, embedded: embedded)
     }
 
-    /// Vectors for `texts` (the exact texts embedded), their SHA-256 and how many were sent to the embedder: texts
-    /// the tenant already holds a vector of with this model are copied (hash-keyed reuse), each other distinct text
-    /// goes once through the shared ``batcher``.
+    /// Vectors for `texts` (the exact texts embedded), their SHA-256 and how many were sent to the embedder,
+    /// reusing the tenant's vectors of identical texts, through the shared ``batcher``.
     func embeddings(for texts: [String], tenantID: Int64, modelID: Int) async throws
         -> (vectors: [[Float]], textHashes: [String], embedded: Int)
     {
-        let hashes = texts.map { Self.hex(SHA256.hash(data: Data($0.utf8))) }
-        guard !texts.isEmpty else { return ([], [], 0) }
-        let reused = try await store.reusableEmbeddings(
-            tenantID: tenantID, modelID: modelID, textHashes: hashes, logger: logger)
-        var missingTexts: [String] = []
-        var missingKeys: [String] = []
-        var seen: Set<String> = []
-        for (text, hash) in zip(texts, hashes) where reused[hash] == nil && seen.insert(hash).inserted {
-            missingTexts.append(text)
-            missingKeys.append(hash)
-        }
-        let result = try await batcher.embed(missingTexts, keys: missingKeys)
-        let fresh = Dictionary(zip(missingKeys, result.vectors), uniquingKeysWith: { first, _ in first })
-        let dimensions = embedder.model.dimensions
-        let vectors = try hashes.map { hash in
-            guard let vector = reused[hash] ?? fresh[hash], vector.count == dimensions else {
-                throw ProviderError.malformedResponse(
-                    provider: embedder.model.name, reason: "no vector of \(dimensions) dimensions for a chunk")
-            }
-            return vector
-        }
-        return (vectors, hashes, result.embedded)
+        try await batcher.embeddings(for: texts, reusingFrom: store, tenantID: tenantID, modelID: modelID, logger: logger)
     }
 
     /// A document from a source other than a directory (a table, a benchmark corpus).
@@ -382,8 +379,8 @@ public struct Ingestor: Sendable {
         let start = clock.now
         var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
-        let modelID = try await store.registerEmbeddingModel(
-            name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+        let prepared = try await prepareEmbeddingSpaceForBulkWrite()
+        let modelID = prepared.space.id
         let states = try await store.documentStates(
             tenantID: tenantID, scope: .under(sourcePrefix), modelID: modelID, logger: logger)
         let outcomes = await runBounded(count: documents.count, start: start, progress: progress) { index in
@@ -397,6 +394,7 @@ public struct Ingestor: Sendable {
         let kept = Set(documents.map(\.uri))
         let gone = states.keys.filter { !kept.contains($0) }
         summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
+        try await store.finishBulkWrite(to: prepared, logger: logger)
         summary.seconds = (clock.now - start).seconds
         return summary
     }

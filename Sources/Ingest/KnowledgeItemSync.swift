@@ -45,8 +45,7 @@ public struct KnowledgeItemSync: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         var summary = IngestSummary()
-        let modelID = try await ingestor.store.registerEmbeddingModel(
-            name: ingestor.embedder.model.name, dimensions: ingestor.embedder.model.dimensions, logger: logger)
+        let modelID = try await ingestor.prepareEmbeddingSpace()
         let through = try await queue.latestVersion()
         var after: Int64 = 0
         var tenants: [String: Int64] = [:]

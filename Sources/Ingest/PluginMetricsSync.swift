@@ -60,8 +60,7 @@ public struct PluginMetricsSync: Sendable {
         let start = clock.now
         var summary = IngestSummary()
         let tenantID = try await ingestor.store.ensureTenant(named: configuration.tenant, logger: logger)
-        let modelID = try await ingestor.store.registerEmbeddingModel(
-            name: ingestor.embedder.model.name, dimensions: ingestor.embedder.model.dimensions, logger: logger)
+        let modelID = try await ingestor.prepareEmbeddingSpace()
         let hourlyCutoff = now.addingTimeInterval(-Double(max(0, configuration.hourlyRetentionDays)) * 86_400)
         let through = try await windows.latestDayChange()
         var after: Int64 = 0

@@ -1,4 +1,5 @@
 import Foundation
+import Providers
 
 /// BERT's uncased WordPiece tokenizer, read from a Hugging Face `tokenizer.json` and reproducing the `tokenizers`
 /// library's ids exactly: special tokens matched in the raw text, `BertNormalizer`, `BertPreTokenizer`, greedy
@@ -92,11 +93,25 @@ public struct WordPieceTokenizer: Sendable {
         let capacity = maximumTokens - 1  // room left for [SEP]
         var ids = [classifierID]
         ids.reserveCapacity(min(maximumTokens, text.utf8.count + 2))
-        let scalars = Array(text.unicodeScalars)
-        var segmentStart = 0
-        var index = 0
+        appendPieces(of: Array(text.unicodeScalars)[...], to: &ids, capacity: capacity)
+        ids.append(separatorID)
+        return ids
+    }
+
+    /// How many word pieces `scalars` make, without `[CLS]` and `[SEP]` and without truncation: how much of the
+    /// model's ``maximumTokens`` a text takes (the chunker sizes chunks with it).
+    public func wordPieceCount(_ scalars: ArraySlice<Unicode.Scalar>) -> Int {
+        var ids: [Int] = []
+        appendPieces(of: scalars, to: &ids, capacity: .max)
+        return ids.count
+    }
+
+    /// Appends the ids of `scalars`' special tokens and word pieces until `ids` holds `capacity`.
+    private func appendPieces(of scalars: ArraySlice<Unicode.Scalar>, to ids: inout [Int], capacity: Int) {
+        var segmentStart = scalars.startIndex
+        var index = segmentStart
         // Special tokens are matched in the raw text (their `normalized` flag is false), leftmost-longest first.
-        while index < scalars.count, ids.count < capacity {
+        while index < scalars.endIndex, ids.count < capacity {
             if let token = addedToken(in: scalars, at: index) {
                 appendWordPieces(of: scalars[segmentStart..<index], to: &ids, capacity: capacity)
                 if ids.count < capacity { ids.append(token.id) }
@@ -112,16 +127,14 @@ public struct WordPieceTokenizer: Sendable {
                 }
             }
         }
-        if segmentStart < scalars.count {
-            appendWordPieces(of: scalars[segmentStart...], to: &ids, capacity: capacity)
+        if segmentStart < scalars.endIndex {
+            appendWordPieces(of: scalars[segmentStart..<scalars.endIndex], to: &ids, capacity: capacity)
         }
-        ids.append(separatorID)
-        return ids
     }
 
     /// The added (special) token starting at `index`, if any.
-    private func addedToken(in scalars: [Unicode.Scalar], at index: Int) -> (id: Int, length: Int)? {
-        for token in addedTokens where token.content.count <= scalars.count - index {
+    private func addedToken(in scalars: ArraySlice<Unicode.Scalar>, at index: Int) -> (id: Int, length: Int)? {
+        for token in addedTokens where token.content.count <= scalars.endIndex - index {
             if token.content.first == scalars[index], scalars[index..<(index + token.content.count)].elementsEqual(token.content) {
                 return (token.id, token.content.count)
             }
@@ -308,4 +321,13 @@ public struct WordPieceTokenizer: Sendable {
         default: return false
         }
     }
+}
+
+extension WordPieceTokenizer: TokenCounter {
+    /// The counting's name in the chunker fingerprint.
+    public var name: String { "minilm-wordpiece" }
+    /// `[CLS]` and `[SEP]`.
+    public var specialTokens: Int { 2 }
+
+    public func count(_ scalars: ArraySlice<Unicode.Scalar>) -> Int { wordPieceCount(scalars) }
 }

@@ -37,28 +37,42 @@ public struct HybridRetriever: Retriever {
     public struct Rankings: Sendable {
         public var dense: [ChunkSearch.Hit]
         public var lexical: [ChunkSearch.Hit]
+        /// The model of the space the dense ranking searched (the tenant's default), `nil` when there was none.
+        public var denseModel: String?
     }
 
     public let configuration: Configuration
     public let search: ChunkSearch
+    /// The configured embedding model: it embeds questions for tenants with no stored default space.
     public let embedder: any EmbeddingProvider
-    /// Resolves the stored id of the embedder's model.
+    /// Finds the space that answers a tenant (its stored default, else the configured model's), read-only.
     public let models: EmbeddingModelRegistry
+    /// The embedder of another model, by name, for tenants whose default space `unity-ai reindex` switched to it;
+    /// `nil` when this process cannot embed with it.
+    public let embedderNamed: @Sendable (String) -> (any EmbeddingProvider)?
     let logger: Logger
 
     public init(
         configuration: Configuration = .init(), search: ChunkSearch, embedder: any EmbeddingProvider,
-        models: EmbeddingModelRegistry, logger: Logger
+        models: EmbeddingModelRegistry, embedderNamed: @escaping @Sendable (String) -> (any EmbeddingProvider)? = { _ in nil },
+        logger: Logger
     ) {
         self.configuration = configuration
         self.search = search
         self.embedder = embedder
         self.models = models
+        self.embedderNamed = embedderNamed
         self.logger = logger
     }
 
-    /// The fusion in use: the configured one, or the embedder's tuned default.
-    public var fusion: Fusion { configuration.fusion ?? Fusion.defaults(forEmbeddingModel: embedder.model.name) }
+    /// The fusion for the configured embedder: the configured one, or the embedder's tuned default.
+    public var fusion: Fusion { fusion(forEmbeddingModel: embedder.model.name) }
+
+    /// The fusion for a dense ranking of `model`'s space: the configured one, or that model's tuned default (a
+    /// tenant that `unity-ai reindex` switched to another model fuses with that model's weight).
+    public func fusion(forEmbeddingModel model: String) -> Fusion {
+        configuration.fusion ?? Fusion.defaults(forEmbeddingModel: model)
+    }
 
     public func retrieve(question: String, tenantID: Int64, limit: Int) async throws -> [RetrievedPassage] {
         let rankings = try await self.rankings(question: question, tenantID: tenantID, limit: limit)
@@ -66,7 +80,9 @@ public struct HybridRetriever: Retriever {
         switch configuration.mode {
         case .dense: ranked = rankings.dense
         case .bm25, .tsRank: ranked = rankings.lexical
-        case .hybrid: ranked = fusion.fuse(dense: rankings.dense, lexical: rankings.lexical)
+        case .hybrid:
+            ranked = fusion(forEmbeddingModel: rankings.denseModel ?? embedder.model.name)
+                .fuse(dense: rankings.dense, lexical: rankings.lexical)
         }
         return try await passages(Array(ranked.prefix(limit)), tenantID: tenantID)
     }
@@ -78,16 +94,16 @@ public struct HybridRetriever: Retriever {
         let mode = configuration.mode
         async let lexical = lexicalRanking(question: question, tenantID: tenantID, limit: candidates)
         var dense: [ChunkSearch.Hit] = []
-        if mode == .dense || mode == .hybrid, let vector = try await embedder.embed([question]).first,
-            vector.contains(where: { $0 != 0 })
+        var denseModel: String?
+        if mode == .dense || mode == .hybrid, let serving = try await denseSpace(tenantID: tenantID),
+            let vector = try await serving.embedder.embed([question]).first, vector.contains(where: { $0 != 0 })
         {
-            let modelID = try await models.id(
-                name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+            denseModel = serving.space.name
             dense = try await search.nearest(
-                to: vector, modelID: modelID, dimensions: embedder.model.dimensions, tenantID: tenantID,
+                to: vector, modelID: serving.space.id, dimensions: serving.space.dimensions, tenantID: tenantID,
                 limit: candidates, logger: logger)
         }
-        return Rankings(dense: dense, lexical: try await lexical)
+        return Rankings(dense: dense, lexical: try await lexical, denseModel: denseModel)
     }
 
     /// The lexical ranking of the mode: BM25, `ts_rank`, or none.
@@ -111,5 +127,22 @@ public struct HybridRetriever: Retriever {
                 sourceURI: record.sourceURI, headingPath: record.headingPath, characterRange: record.characterRange,
                 text: record.text, score: hit.score, isPrivate: record.isPrivate)
         }
+    }
+
+    /// The space that answers the tenant and the embedder for its questions, or `nil` when there is none to search
+    /// (no vectors of the configured model, or this process cannot embed with the tenant's default model: then
+    /// the answer comes from words alone, and the reason is logged).
+    func denseSpace(tenantID: Int64) async throws -> (space: EmbeddingSpace, embedder: any EmbeddingProvider)? {
+        guard let space = try await models.servingSpace(
+            tenantID: tenantID, configuredModel: embedder.model.name, logger: logger)
+        else { return nil }
+        let queryEmbedder = space.name == embedder.model.name ? embedder : embedderNamed(space.name)
+        guard let queryEmbedder, queryEmbedder.model.dimensions == space.dimensions else {
+            logger.warning(
+                "No embedder for the tenant's default embedding space; retrieving by words only",
+                metadata: ["tenant.id": "\(tenantID)", "embedding.model": "\(space.name)"])
+            return nil
+        }
+        return (space: space, embedder: queryEmbedder)
     }
 }

@@ -60,14 +60,7 @@ public struct ChunkSearch: Sendable {
                            set_config('hnsw.ef_search', \(String(settings.efSearch(limit: limit))), true),
                            set_config('hnsw.max_scan_tuples', \(String(settings.maxScanTuples)), true)
                     """, logger: logger)
-                let type = settings.indexedType(dimensions: dimensions)
-                sql = """
-                    SELECT e.chunk_id, 1 - (e.embedding::\(type) <=> $1::\(type))
-                    FROM chunk_embeddings e
-                    WHERE e.model_id = \(modelID) AND e.tenant_id = $2
-                    ORDER BY e.embedding::\(type) <=> $1::\(type)
-                    LIMIT $3
-                    """
+                sql = Self.indexedNearestSQL(modelID: modelID, type: settings.indexedType(dimensions: dimensions))
             }
             var query = PostgresQuery(unsafeSQL: sql)
             query.binds.append(literal, context: .default)
@@ -80,6 +73,21 @@ public struct ChunkSearch: Sendable {
             }
             return hits.sorted { $0.score > $1.score }
         }
+    }
+
+    /// The statement of an index search in ``nearest(to:modelID:dimensions:tenantID:limit:logger:)``: `$1` the
+    /// vector's text, `$2` the tenant, `$3` the limit. `type` is ``VectorSearchSettings/indexedType(dimensions:)``,
+    /// the cast every HNSW index of the model is built on (the model's, ``KnowledgeStore/createEmbeddingIndex(for:settings:logger:)``,
+    /// and the tenants' own, ``TenantVectorIndexes``): the `ORDER BY` must name the same expression, or PostgreSQL
+    /// scans instead. Only integers and type names are written into it.
+    static func indexedNearestSQL(modelID: Int, type: String) -> String {
+        """
+        SELECT e.chunk_id, 1 - (e.embedding::\(type) <=> $1::\(type))
+        FROM chunk_embeddings e
+        WHERE e.model_id = \(modelID) AND e.tenant_id = $2
+        ORDER BY e.embedding::\(type) <=> $1::\(type)
+        LIMIT $3
+        """
     }
 
     /// How many vectors of the model the tenant has, counted up to `atMost` (an index-only scan of the

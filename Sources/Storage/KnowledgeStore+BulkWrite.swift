@@ -4,10 +4,11 @@ import PostgresNIO
 
 /// Several documents stored in one transaction, one statement per table: the write path of ingest.
 ///
-/// Measured (docs/benchmarks.md, "Ingest pipeline against its ceilings"): a document written alone costs six round
-/// trips (BEGIN, the document row, the old chunks' delete, the chunks, the vectors, COMMIT) and a commit; written
-/// in groups of 16 the same work costs six round trips and one commit for all of them. Each statement takes the
-/// group's rows as arrays (`unnest`), so its cost grows with rows, not with documents.
+/// Measured (docs/benchmarks.md, "Ingest pipeline against its ceilings"): a document written alone costs its own
+/// round trips (BEGIN, the locked read of what is stored, the document row, the old chunks' delete, the chunks,
+/// their BM25 postings, the vectors, COMMIT) and a commit; written in groups of 16 the same work costs as many round
+/// trips and one commit for all of them. Each statement takes the group's rows as arrays (`unnest`), so its cost
+/// grows with rows, not with documents.
 extension KnowledgeStore {
     /// One document to store with its chunks and their vectors, replacing what was stored under its source URI.
     public struct DocumentWrite: Sendable {
@@ -62,9 +63,17 @@ extension KnowledgeStore {
     /// Stores `writes` in one transaction: every document with all its chunks and vectors, or (on any error)
     /// none of them, the previously stored versions left in place. Returns the documents' ids, in order.
     ///
+    /// Chunks are shared by every embedding space (migration 0012). A document stored with the same content,
+    /// chunked the same way (the `chunker` entry of the metadata) and into as many chunks keeps its chunks, their
+    /// BM25 postings and every other model's vectors; only the write's model's vectors are stored (replacing any it
+    /// had): re-ingesting with a second model adds a space and keeps the first. Any other document's chunks are
+    /// replaced, and the vectors of every model go with them; the write's model's are stored anew, the others
+    /// come back with `unity-ai reindex`. Which documents keep their chunks is decided by one locked read for the
+    /// whole group.
+    ///
     /// Two writes of one tenant and source URI in the same call are refused (the later would silently win).
-    /// Document rows are upserted in (tenant, source URI) order, so that two instances writing overlapping groups
-    /// wait for each other instead of deadlocking.
+    /// Document rows are locked and upserted in (tenant, source URI) order, so that two instances writing
+    /// overlapping groups wait for each other instead of deadlocking.
     @discardableResult
     public func replaceDocuments(_ writes: [DocumentWrite], logger: Logger) async throws -> [Int64] {
         guard !writes.isEmpty else { return [] }
@@ -78,9 +87,19 @@ extension KnowledgeStore {
             throw StorageError(.inconsistentData, "The same document is written twice in one transaction.")
         }
         return try await client.withTransaction(logger: logger) { connection in
+            let keeping = try await Self.keepingChunks(writes, keys: keys, on: connection, logger: logger)
             let ids = try await Self.upsertDocuments(writes, keys: keys, on: connection, logger: logger)
-            try await connection.query("DELETE FROM chunks WHERE document_id = ANY(\(ids)::bigint[])", logger: logger)
-            let rows = Self.ChunkRows(writes: writes, documentIDs: ids)
+            let kept = writes.indices.filter { keeping[$0] }
+            let replaced = writes.indices.filter { !keeping[$0] }
+            if !kept.isEmpty {
+                let keptRows = Self.ChunkRows(writes: kept.map { writes[$0] }, documentIDs: kept.map { ids[$0] })
+                try await Self.addEmbeddings(toKeptChunks: keptRows, on: connection, logger: logger)
+            }
+            let replacedIDs = replaced.map { ids[$0] }
+            guard !replacedIDs.isEmpty else { return ids }
+            try await connection.query(
+                "DELETE FROM chunks WHERE document_id = ANY(\(replacedIDs)::bigint[])", logger: logger)
+            let rows = Self.ChunkRows(writes: replaced.map { writes[$0] }, documentIDs: replacedIDs)
             guard !rows.ordinals.isEmpty else { return ids }
             let chunkIDs = try await Self.insertChunks(rows, on: connection, logger: logger)
             try await Self.indexWords(rows, chunkIDs: chunkIDs, on: connection, logger: logger)
@@ -97,6 +116,64 @@ extension KnowledgeStore {
         static func < (left: Self, right: Self) -> Bool {
             (left.tenantID, left.sourceURI) < (right.tenantID, right.sourceURI)
         }
+    }
+
+    /// For each write, whether its document is stored with the same content, chunker fingerprint and number of
+    /// chunks, so that its chunks are kept. One statement for the group; the stored rows are locked in key order
+    /// (the order ``upsertDocuments(_:keys:on:logger:)`` then writes them in).
+    static func keepingChunks(
+        _ writes: [DocumentWrite], keys: [DocumentKey], on connection: PostgresConnection, logger: Logger
+    ) async throws -> [Bool] {
+        let order = keys.indices.sorted { keys[$0] < keys[$1] }
+        let rows = try await connection.query(
+            """
+            SELECT k.position,
+                   d.content_sha256 = k.content_sha256
+                   AND d.metadata->>'chunker' = k.metadata::jsonb->>'chunker'
+                   AND (SELECT count(*) FROM chunks c WHERE c.document_id = d.id) = k.chunk_count
+            FROM unnest(\(order.map { writes[$0].tenantID })::bigint[], \(order.map { writes[$0].sourceURI })::text[],
+                        \(order.map { writes[$0].contentSHA256 })::text[], \(order.map { writes[$0].metadataJSON })::text[],
+                        \(order.map { writes[$0].chunks.count })::bigint[])
+                 WITH ORDINALITY AS k(tenant_id, source_uri, content_sha256, metadata, chunk_count, position)
+            JOIN documents d ON d.tenant_id = k.tenant_id AND d.source_uri = k.source_uri
+            ORDER BY k.position
+            FOR UPDATE OF d
+            """, logger: logger)
+        var keeping = [Bool](repeating: false, count: writes.count)
+        for try await (position, same) in rows.decode((Int64, Bool?).self) {
+            // `position` counts from 1 through `order`, which holds indices of `writes`.
+            let sorted = Int(position) - 1
+            guard order.indices.contains(sorted) else { continue }
+            keeping[order[sorted]] = same ?? false
+        }
+        return keeping
+    }
+
+    /// Stores the vectors of kept chunks (found by document and ordinal), replacing any of the same model, and
+    /// their heading line where the stored one differs (chunks stored before migration 0012 have none).
+    static func addEmbeddings(
+        toKeptChunks rows: ChunkRows, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !rows.ordinals.isEmpty else { return }
+        try await connection.query(
+            """
+            UPDATE chunks c SET embedding_context = n.context
+            FROM unnest(\(rows.documentIDs)::bigint[], \(rows.ordinals)::bigint[], \(rows.embeddingContexts)::text[])
+                 AS n(document_id, ordinal, context)
+            WHERE c.document_id = n.document_id AND c.ordinal = n.ordinal AND n.context <> ''
+              AND c.embedding_context IS DISTINCT FROM n.context
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding, text_sha256)
+            SELECT c.id, e.model_id, e.tenant_id, e.embedding::vector, decode(nullif(e.hash, ''), 'hex')
+            FROM unnest(\(rows.documentIDs)::bigint[], \(rows.ordinals)::bigint[], \(rows.modelIDs)::bigint[],
+                        \(rows.tenantIDs)::bigint[], \(rows.vectors)::text[], \(rows.textHashes)::text[])
+                 AS e(document_id, ordinal, model_id, tenant_id, embedding, hash)
+            JOIN chunks c ON c.document_id = e.document_id AND c.ordinal = e.ordinal
+            ON CONFLICT (chunk_id, model_id) DO UPDATE
+            SET embedding = EXCLUDED.embedding, text_sha256 = EXCLUDED.text_sha256
+            """, logger: logger)
     }
 
     /// Inserts or updates the document rows, in key order; returns their ids in the order of `writes`.
@@ -142,6 +219,8 @@ extension KnowledgeStore {
         var searchTexts: [String] = []
         /// The heading context (title, heading path, tags): BM25's heading field.
         var headingTexts: [String] = []
+        /// The heading line embedded before each chunk's text, or empty when not known (stored as NULL).
+        var embeddingContexts: [String] = []
         var textSearchConfigurations: [String] = []
         var modelIDs: [Int] = []
         var vectors: [String] = []
@@ -163,6 +242,7 @@ extension KnowledgeStore {
                     headingPaths.append(heading ?? "[]")
                     searchTexts.append(chunk.searchText)
                     headingTexts.append(chunk.headingText)
+                    embeddingContexts.append(chunk.embeddingContext ?? "")
                     textSearchConfigurations.append(write.textSearchConfiguration)
                     modelIDs.append(write.modelID)
                     vectors.append(KnowledgeStore.vectorLiteral(write.embeddings[position]))
@@ -177,15 +257,16 @@ extension KnowledgeStore {
         let inserted = try await connection.query(
             """
             INSERT INTO chunks (document_id, tenant_id, ordinal, text, token_count, char_start, char_end,
-                                heading_path, search_text)
+                                heading_path, search_text, embedding_context)
             SELECT c.document_id, c.tenant_id, c.ordinal, c.text, c.token_count, c.char_start, c.char_end,
                    ARRAY(SELECT jsonb_array_elements_text(c.heading::jsonb)),
-                   to_tsvector(c.config::regconfig, c.search)
+                   to_tsvector(c.config::regconfig, c.search), nullif(c.context, '')
             FROM unnest(\(rows.documentIDs)::bigint[], \(rows.tenantIDs)::bigint[], \(rows.ordinals)::bigint[],
                         \(rows.texts)::text[], \(rows.tokenCounts)::bigint[], \(rows.starts)::bigint[],
                         \(rows.ends)::bigint[], \(rows.headingPaths)::text[], \(rows.searchTexts)::text[],
-                        \(rows.textSearchConfigurations)::text[])
-                 AS c(document_id, tenant_id, ordinal, text, token_count, char_start, char_end, heading, search, config)
+                        \(rows.textSearchConfigurations)::text[], \(rows.embeddingContexts)::text[])
+                 AS c(document_id, tenant_id, ordinal, text, token_count, char_start, char_end, heading, search, config,
+                      context)
             RETURNING id, document_id, ordinal
             """, logger: logger)
         var position: [ChunkKey: Int] = [:]

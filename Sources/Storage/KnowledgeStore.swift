@@ -35,57 +35,6 @@ public struct KnowledgeStore: Sendable {
         throw StorageError(.inconsistentData, "The tenant '\(name)' could not be created.")
     }
 
-    // MARK: Embedding models
-
-    /// Registers an embedding space and makes sure it has its HNSW index; returns the model's id.
-    /// A name already registered with other dimensions is refused.
-    ///
-    /// Instances registering at once (a scheduled sync and a command-line ingest on a fresh database) take turns
-    /// under a transaction-level advisory lock: concurrent `CREATE INDEX IF NOT EXISTS` of one name can fail on the
-    /// catalog's unique index, and an `INSERT … ON CONFLICT DO NOTHING` does not see a row another transaction
-    /// committed after the statement began.
-    public func registerEmbeddingModel(name: String, dimensions: Int, logger: Logger) async throws -> Int {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.registrationLock))", logger: logger)
-            let rows = try await connection.query(
-                """
-                WITH inserted AS (
-                    INSERT INTO embedding_models (name, dimensions) VALUES (\(name), \(dimensions))
-                    ON CONFLICT (name) DO NOTHING RETURNING id, dimensions
-                )
-                SELECT id, dimensions FROM inserted
-                UNION ALL SELECT id, dimensions FROM embedding_models WHERE name = \(name)
-                """, logger: logger)
-            var registered: (id: Int, dimensions: Int)?
-            for try await (id, storedDimensions) in rows.decode((Int, Int).self) where registered == nil {
-                registered = (id, storedDimensions)
-            }
-            guard let registered else {
-                throw StorageError(.inconsistentData, "The embedding model '\(name)' could not be registered.")
-            }
-            guard registered.dimensions == dimensions else {
-                throw StorageError(
-                    .inconsistentData,
-                    "The embedding model '\(name)' is stored with \(registered.dimensions) dimensions but now gives "
-                        + "\(dimensions). Give the new model another name so the two spaces stay apart.")
-            }
-            if dimensions <= 2000 {  // pgvector's HNSW limit for `vector`
-                let index = "chunk_embeddings_hnsw_model_\(registered.id)"
-                try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            CREATE INDEX IF NOT EXISTS \(index) ON chunk_embeddings
-                            USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops)
-                            WHERE model_id = \(registered.id)
-                            """), logger: logger)
-            }
-            return registered.id
-        }
-    }
-
-    /// The advisory lock embedding-model registration takes ("uaie").
-    static let registrationLock: Int64 = 0x7561_6965
-
     // MARK: Documents
 
     /// What is stored of one document, to decide whether it needs work.
@@ -167,10 +116,13 @@ public struct KnowledgeStore: Sendable {
         public var searchText: String
         /// The heading context (title, heading path, tags): BM25's heading field, weighted apart from ``text``.
         public var headingText: String
+        /// The heading line embedded before the text (title, headings, tags), stored so that another embedding
+        /// space can be built from the chunk alone (`unity-ai reindex`); `nil` when not known.
+        public var embeddingContext: String?
 
         public init(
             ordinal: Int, text: String, tokenCount: Int, characterRange: Range<Int>, headingPath: [String],
-            searchText: String, headingText: String = ""
+            searchText: String, headingText: String = "", embeddingContext: String? = nil
         ) {
             self.ordinal = ordinal
             self.text = text
@@ -179,12 +131,13 @@ public struct KnowledgeStore: Sendable {
             self.headingPath = headingPath
             self.searchText = searchText
             self.headingText = headingText
+            self.embeddingContext = embeddingContext
         }
     }
 
-    /// Stores a document with its chunks and their vectors, replacing what was stored under the same source URI,
-    /// in one transaction: a failure leaves the previous version in place. ``replaceDocuments(_:logger:)`` stores
-    /// several in one.
+    /// Stores a document with its chunks and their vectors of `modelID`, replacing what was stored under the same
+    /// source URI, in one transaction: a failure leaves the previous version in place. ``replaceDocuments(_:logger:)``
+    /// stores several in one, and says when the stored chunks (with every other model's vectors) are kept.
     ///
     /// `textHashes` (lowercase hex SHA-256 of the text each vector was made from, one per chunk, or none) are
     /// stored with the vectors so that a later ingest can reuse them (``reusableEmbeddings(tenantID:modelID:textHashes:logger:)``).

@@ -1,4 +1,5 @@
 import Foundation
+import Providers
 import Testing
 
 @testable import Ingest
@@ -98,7 +99,42 @@ import Testing
 
     @Test func fingerprintChangesWithTheSettings() {
         #expect(Chunker.Configuration().fingerprint != Chunker.Configuration(targetTokens: 300).fingerprint)
+        // The estimator's chunks keep the fingerprint the previous release (BM25's) stored: nothing is chunked
+        // again for it.
+        #expect(Chunker.Configuration().fingerprint == "v1/target=400/overlap=60/fts=english")
+        let sized = Chunker.Configuration.sized(for: ScalarCounter(), maximumTokens: 400)
+        #expect(sized.fingerprint != Chunker.Configuration().fingerprint)
+        // The tokenizer part, then the text search configuration: both re-chunk a document when they change.
+        #expect(sized.fingerprint == "v1/target=400/overlap=60/tokens=scalars/with-context/fts=english")
+        let simple = Chunker.Configuration.sized(
+            for: ScalarCounter(), maximumTokens: 400, textSearchConfiguration: "simple")
+        #expect(simple.fingerprint == "v1/target=400/overlap=60/tokens=scalars/with-context/fts=simple")
     }
+
+    /// With a model's counter and its heading line counted, every chunk fits the window with its line and the
+    /// special tokens; a word longer than the window is cut; overlap is kept.
+    @Test func chunksSizedForAnEmbedderLeaveRoomForTheirHeadingLine() throws {
+        let counter = ScalarCounter()
+        let sentences = (0..<60).map { "Sentence \($0) is short." }.joined(separator: " ")
+        let document = try extract("# Title\n\n## Part\n\n\(sentences)\n\n\(String(repeating: "x", count: 300))\n")
+        let chunker = Chunker(configuration: .sized(for: counter, maximumTokens: 200))
+        func context(_ path: [String]) -> String { "Title > " + path.joined(separator: " > ") }
+        let chunks = chunker.chunks(of: document, context: context)
+        #expect(chunks.count > 5)
+        for chunk in chunks {
+            let read = counter.count(context(chunk.headingPath) + "\n\n" + chunk.text) + counter.specialTokens
+            #expect(read <= 200, "\(read): \(chunk.text)")
+        }
+        let prose = chunks.filter { $0.text.contains("Sentence") }
+        #expect(zip(prose, prose.dropFirst()).contains { $0.characterRange.upperBound > $1.characterRange.lowerBound })
+    }
+}
+
+/// One token per non-space scalar: a counter whose counts are easy to check by hand.
+struct ScalarCounter: TokenCounter {
+    var name: String { "scalars" }
+    var specialTokens: Int { 2 }
+    func count(_ scalars: ArraySlice<Unicode.Scalar>) -> Int { scalars.count { !$0.properties.isWhitespace } }
 }
 
 @Suite struct TokenEstimatorTests {

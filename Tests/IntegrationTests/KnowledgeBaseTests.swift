@@ -13,8 +13,11 @@ struct Appliance: Sendable {
 
     var store: KnowledgeStore { KnowledgeStore(client: client) }
 
-    func ingest(_ paths: [String], tenant: String = "default") async throws -> IngestSummary {
-        try await Ingestor(store: store, embedder: embedder, logger: TestDatabase.logger).ingest(paths: paths, tenant: tenant)
+    func ingest(
+        _ paths: [String], tenant: String = "default", configuration: Ingestor.Configuration = .init()
+    ) async throws -> IngestSummary {
+        try await Ingestor(configuration: configuration, store: store, embedder: embedder, logger: TestDatabase.logger)
+            .ingest(paths: paths, tenant: tenant)
     }
 
     var askService: AskService {
@@ -188,8 +191,8 @@ struct Appliance: Sendable {
     }
 
     /// Documents the appliance was never tuned on: the first citation must name the right document for at least
-    /// 80 % of the questions.
-    @Test func firstCitationIsRightOnAnUnseenHandbook() async throws {
+    /// 80 % of the questions, with either chunk sizing.
+    @Test(arguments: ChunkSizing.allCases) func firstCitationIsRightOnAnUnseenHandbook(sizing: ChunkSizing) async throws {
         struct Question: Decodable {
             var question: String
             var source: String
@@ -199,7 +202,9 @@ struct Appliance: Sendable {
             from: Data(contentsOf: TestDatabase.fixtures.appendingPathComponent("handbook-questions.json")))
         try await TestDatabase.withFreshDatabase { client, _ in
             let appliance = Appliance(client: client)
-            let summary = try await appliance.ingest([TestDatabase.fixtures.appendingPathComponent("handbook").path], tenant: "library")
+            let summary = try await appliance.ingest(
+                [TestDatabase.fixtures.appendingPathComponent("handbook").path], tenant: "library",
+                configuration: try sizing.ingestConfiguration())
             #expect(summary.failed == 0 && summary.added == 12)
             var correct = 0
             var misses: [String] = []
@@ -212,7 +217,7 @@ struct Appliance: Sendable {
                 }
             }
             let accuracy = Double(correct) / Double(questions.count)
-            print("first-citation accuracy on the unseen handbook: \(correct)/\(questions.count); misses: \(misses)")
+            print("first-citation accuracy on the unseen handbook (\(sizing) chunks): \(correct)/\(questions.count); misses: \(misses)")
             #expect(accuracy >= 0.8, "first citation right for \(correct) of \(questions.count): \(misses)")
         }
     }

@@ -40,4 +40,24 @@ import Testing
             for absent in try rows.decode(Bool.self) { #expect(absent) }
         }
     }
+
+    /// A database migrated before a lower-numbered file existed (0012 arrived after 0015 was applied) gets that file
+    /// on the next start: pending means "not recorded", not "numbered above the last one".
+    @Test func aMigrationNumberedBelowTheAppliedOnesIsAppliedNext() async throws {
+        try await TestDatabase.withFreshDatabase(migrate: false) { client, _ in
+            let all = try TestDatabase.migrations()
+            let late = try #require(all.first { $0.fileName == "0012_embedding_spaces.sql" })
+            #expect(all.contains { $0.version > late.version })
+            try await Migrator(client: client, migrations: all.filter { $0.version != late.version })
+                .migrate(logger: TestDatabase.logger)
+            let applied = try await Migrator(client: client, migrations: all).migrate(logger: TestDatabase.logger)
+            #expect(applied == [late.fileName])
+            let columns = try await client.query(
+                """
+                SELECT count(*)::bigint FROM information_schema.columns
+                WHERE (table_name, column_name) IN (('tenants', 'embedding_model_id'), ('chunks', 'embedding_context'))
+                """, logger: TestDatabase.logger)
+            for count in try columns.decode(Int64.self) { #expect(count == 2) }
+        }
+    }
 }

@@ -48,7 +48,7 @@ import Testing
             let store = KnowledgeStore(client: client)
             _ = try await Ingestor(store: store, embedder: HashingEmbedder(), logger: TestDatabase.logger)
                 .ingest(paths: [documents.path], tenant: "default")
-            // The same document under another model is embedded again, into its own space.
+            // The same document under another model is embedded again, into its own space, beside the first.
             let again = try await Ingestor(store: store, embedder: minilm, logger: TestDatabase.logger)
                 .ingest(paths: [documents.path], tenant: "default")
             #expect(again.updated == 1 && again.chunksEmbedded == 1)
@@ -57,7 +57,7 @@ import Testing
                 logger: TestDatabase.logger)
             var spaces: [String: Int] = [:]
             for (name, dimensions) in try rows.decode((String, Int).self) { spaces[name] = dimensions }
-            #expect(spaces["minilm"] == 384)
+            #expect(spaces == ["minilm": 384, "local-hash-512": 512])
         }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Storage
+@testable import Storage
 import Testing
 
 /// A tenant with a small share of a large HNSW index still gets its full top k, as exact search finds it.
@@ -51,13 +51,9 @@ import Testing
                         FROM chunks c ORDER BY c.id
                         """), logger: logger)
         }
-        // The model's index as the appliance creates it (KnowledgeStore.registerEmbeddingModel), built after the load.
-        try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    CREATE INDEX IF NOT EXISTS chunk_embeddings_hnsw_model_\(modelID) ON chunk_embeddings
-                    USING hnsw ((embedding::vector(\(dimensions))) vector_cosine_ops) WHERE model_id = \(modelID)
-                    """), logger: logger)
+        // The model's index as the appliance creates it (ingest and reindex), built after the load.
+        try await store.createEmbeddingIndex(
+            for: EmbeddingSpace(id: modelID, name: "test-16", dimensions: dimensions), logger: logger)
         try await client.query("ANALYZE chunk_embeddings", logger: logger)
         return Loaded(modelID: modelID, small: small, large: large)
     }
@@ -138,17 +134,68 @@ import Testing
             settings.maxScanTuples = 1000
             let indexes = TenantVectorIndexes(client: client, vectorSearch: settings)
             let changes = try await indexes.reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger)
-            // The small tenant holds 0.25 % of the model's rows, the large one more than the 5 % limit.
-            #expect(changes == .init(created: [loaded.small], dropped: []))
-            #expect(try await indexes.existingTenants(modelID: loaded.modelID, logger: Self.logger) == [loaded.small])
+            // By default every tenant past the exact limit that shares the model gets its own index: the small one
+            // (0.25 % of the model's rows) and the large one too.
+            let both = [loaded.small, loaded.large].sorted()
+            #expect(changes == .init(created: both, dropped: []))
+            #expect(try await indexes.existingTenants(modelID: loaded.modelID, logger: Self.logger) == Set(both))
             try await Self.expectFullTopK(loaded, tenant: loaded.small, settings: settings, client: client)
             try await Self.expectFullTopK(loaded, tenant: loaded.large, settings: settings, client: client)
-            // Reconciling again changes nothing; with the share limit at zero the index goes.
+            // Reconciling again changes nothing.
             #expect(try await indexes.reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger) == .init())
+            // With a 5 % share limit the large tenant's index goes, and it is served by the model's index.
+            settings.ownIndexBelowShare = 0.05
+            let largeDropped = try await TenantVectorIndexes(client: client, vectorSearch: settings)
+                .reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger)
+            #expect(largeDropped == .init(created: [], dropped: [loaded.large]))
+            try await Self.expectFullTopK(loaded, tenant: loaded.large, settings: settings, client: client)
+            // With the share limit at zero the small tenant's goes too.
             settings.ownIndexBelowShare = 0
             let dropped = try await TenantVectorIndexes(client: client, vectorSearch: settings)
                 .reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger)
             #expect(dropped == .init(created: [], dropped: [loaded.small]))
+        }
+    }
+
+    /// The plan of the search's index statement for `tenant`, in its scope, with sequential scans and sorts priced
+    /// out: what is checked is which HNSW index matches the statement, not what wins on cost for this data.
+    static func indexPlan(_ loaded: Loaded, tenant: Int64, client: Database) async throws -> String {
+        try await client.withTenantScope(tenantID: tenant, logger: logger) { connection in
+            try await connection.query(
+                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)", logger: logger)
+            var explain = PostgresQuery(
+                unsafeSQL: "EXPLAIN "
+                    + ChunkSearch.indexedNearestSQL(
+                        modelID: loaded.modelID, type: VectorSearchSettings().indexedType(dimensions: dimensions)))
+            explain.binds.append(KnowledgeStore.vectorLiteral(queries()[0]), context: .default)
+            explain.binds.append(tenant, context: .default)
+            explain.binds.append(k, context: .default)
+            var lines: [String] = []
+            for try await line in try await connection.query(explain, logger: logger).decode(String.self) {
+                lines.append(line)
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    @Test func theModelsIndexAndATenantsOwnIndexBothMatchTheSearchStatement() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            let loaded = try await Self.load(client)
+            var settings = VectorSearchSettings()
+            settings.exactScanMaxRows = 10
+            settings.ownIndexBelowShare = 0.05  // so the large tenant (over 5 %) is left to the model's index
+            _ = try await TenantVectorIndexes(client: client, vectorSearch: settings)
+                .reconcile(modelID: loaded.modelID, dimensions: Self.dimensions, logger: Self.logger)
+            try await client.query("ANALYZE chunk_embeddings", logger: Self.logger)
+            let model = EmbeddingSpace(id: loaded.modelID, name: "test-16", dimensions: Self.dimensions).indexName
+            let own = TenantVectorIndexes.indexName(modelID: loaded.modelID, tenantID: loaded.small)
+            // The small tenant's searches use its own partial index (KnowledgeStore.createEmbeddingIndex and
+            // TenantVectorIndexes cast alike, and the tenant predicate is implied by the query's filter) ...
+            let small = try await Self.indexPlan(loaded, tenant: loaded.small, client: client)
+            #expect(small.contains("Index Scan using \(own)"), "\(small)")
+            // ... and the large tenant's the model's index.
+            let large = try await Self.indexPlan(loaded, tenant: loaded.large, client: client)
+            #expect(large.contains("Index Scan using \(model) "), "\(large)")
         }
     }
 

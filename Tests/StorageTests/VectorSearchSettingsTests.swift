@@ -27,4 +27,13 @@ import Testing
         #expect(TenantVectorIndexes.tenantsNeedingOwnIndex(rowsByTenant: rows, settings: settings) == [2])
         #expect(TenantVectorIndexes.tenantsNeedingOwnIndex(rowsByTenant: [:], settings: settings).isEmpty)
     }
+
+    /// By default every tenant past the exact limit gets its own index, large shares too, except a tenant holding
+    /// all of the model's vectors: the model's index is then exactly its own.
+    @Test func byDefaultEveryTenantPastTheExactLimitSharingTheModelGetsItsOwnIndex() {
+        let settings = VectorSearchSettings()
+        let rows: [Int64: Int] = [1: 500, 2: 10_000, 3: 400_000, 4: 589_500]
+        #expect(TenantVectorIndexes.tenantsNeedingOwnIndex(rowsByTenant: rows, settings: settings) == [2, 3, 4])
+        #expect(TenantVectorIndexes.tenantsNeedingOwnIndex(rowsByTenant: [7: 50_000], settings: settings).isEmpty)
+    }
 }

@@ -1,7 +1,15 @@
+import Providers
+
 /// Estimates how many tokens a language model's tokenizer makes of a text, without a vocabulary: a word of up to
 /// six letters is one token and every further six letters one more, each punctuation mark is one, each
 /// ideograph is one. Close to BPE counts for English prose (within about 15 %), which is all chunk sizing needs.
-public struct TokenEstimator: Sendable {
+public struct TokenEstimator: TokenCounter {
+    /// The estimator's name in the chunker fingerprint.
+    public static let name = "estimate"
+    public var name: String { Self.name }
+    /// The estimate sizes the chunk alone; it knows no model's special tokens.
+    public var specialTokens: Int { 0 }
+
     public init() {}
 
     public func count(_ scalars: ArraySlice<Unicode.Scalar>) -> Int {
@@ -28,9 +36,5 @@ public struct TokenEstimator: Sendable {
         }
         endWord()
         return tokens
-    }
-
-    public func count(_ text: String) -> Int {
-        count(Array(text.unicodeScalars)[...])
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
-// The canonical request is built as UTF-8 bytes in one buffer, copying runs of bytes rather than single ones: signing
-// sits on every S3 call, and intermediate Strings would cost more than the SHA-256 passes do.
+// The canonical request is built as UTF-8 bytes in buffers on the stack, copying runs of bytes rather than single ones,
+// and copied out once: signing sits on every S3 call, and intermediate arrays and Strings would cost more than the
+// SHA-256 passes do. Every buffer is sized for its worst case before anything is written into it.
 
 extension SigV4Signer {
     /// A name and a value as offsets into a scratch buffer.
@@ -24,155 +25,177 @@ extension SigV4Signer {
         method: String, path: String, normalizingPath: Bool, query: [(String, String)], headers: CanonicalHeaders,
         payloadHash: String
     ) throws -> CanonicalRequest {
-        guard !method.isEmpty, method.utf8.allSatisfy(isTokenCharacter) else {
-            throw SigningError.invalidMethod(method)
-        }
+        guard isToken(method) else { throw SigningError.invalidMethod(method) }
         // Hex digests and the named payloads (`UNSIGNED-PAYLOAD`, …) are tokens. Anything else, a line break above
         // all, would only make a request that the server rejects with a puzzling signature mismatch.
-        guard !payloadHash.isEmpty, payloadHash.utf8.allSatisfy(isTokenCharacter) else {
-            throw SigningError.invalidPayloadHash
-        }
-        // Room for the worst case, every path and query byte percent-encoded, so the buffer never grows.
+        guard isToken(payloadHash) else { throw SigningError.invalidPayloadHash }
+        // Room for the worst case, every path and query byte percent-encoded, a `/` added at either end of the path,
+        // and the six line breaks.
         let queryBytes = query.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 2 }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(
-            8 + method.utf8.count + 3 * path.utf8.count + 3 * queryBytes + headers.byteCount + payloadHash.utf8.count)
-        bytes.append(contentsOf: method.utf8)
-        bytes.append(newline)
+        let capacity =
+            8 + method.utf8.count + 3 * path.utf8.count + 2 + 3 * queryBytes + headers.byteCount
+            + payloadHash.utf8.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            var out = ByteWriter(buffer)
+            withUTF8(of: method) { out.write($0) }
+            out.write(newline)
 
-        let pathStart = bytes.count
-        appendCanonicalPath(path, normalizing: normalizingPath, to: &bytes)
-        let pathEnd = bytes.count
-        bytes.append(newline)
+            let pathStart = out.count
+            writeCanonicalPath(path, normalizing: normalizingPath, to: &out)
+            let pathEnd = out.count
+            out.write(newline)
 
-        let queryStart = bytes.count
-        appendCanonicalQuery(query, to: &bytes)
-        let queryEnd = bytes.count
-        bytes.append(newline)
+            let queryStart = out.count
+            writeCanonicalQuery(query, to: &out)
+            let queryEnd = out.count
+            out.write(newline)
 
-        headers.appendLines(to: &bytes)
-        bytes.append(newline)
-        let signedStart = bytes.count
-        headers.appendSignedHeaders(to: &bytes)
-        let signedEnd = bytes.count
-        bytes.append(newline)
-        bytes.append(contentsOf: payloadHash.utf8)
-        return CanonicalRequest(
-            bytes: bytes,
-            path: String(decoding: bytes[pathStart..<pathEnd], as: UTF8.self),
-            query: String(decoding: bytes[queryStart..<queryEnd], as: UTF8.self),
-            signedHeaders: signedStart..<signedEnd)
+            headers.writeLines(to: &out)
+            out.write(newline)
+            let signedStart = out.count
+            headers.writeSignedHeaders(to: &out)
+            let signedEnd = out.count
+            out.write(newline)
+            withUTF8(of: payloadHash) { out.write($0) }
+
+            let written = UnsafeBufferPointer(rebasing: buffer[..<out.count])
+            return CanonicalRequest(
+                bytes: Array(written),
+                path: String(decoding: UnsafeBufferPointer(rebasing: written[pathStart..<pathEnd]), as: UTF8.self),
+                query: String(decoding: UnsafeBufferPointer(rebasing: written[queryStart..<queryEnd]), as: UTF8.self),
+                signedHeaders: signedStart..<signedEnd)
+        }
     }
 
     // MARK: Headers
 
-    /// Headers in canonical form: names lowercased, values folded, sorted by name, and the `SignedHeaders` list.
+    /// Headers in canonical form: names lowercased, values folded, sorted by name, and the `SignedHeaders` list. It
+    /// lives in buffers on the stack, for the duration of ``with(_:adding:dropping:_:)``.
     struct CanonicalHeaders {
         /// Names and values, back to back; `entries` point into it.
-        private let scratch: [UInt8]
+        private let scratch: UnsafeBufferPointer<UInt8>
         /// Sorted by name; equal names keep the order they were given in.
-        private let entries: [Entry]
+        private let entries: UnsafeBufferPointer<Entry>
+
+        private init(scratch: UnsafeBufferPointer<UInt8>, entries: UnsafeBufferPointer<Entry>) {
+            self.scratch = scratch
+            self.entries = entries
+        }
 
         /// At least the size of the header lines and the signed-headers line, to reserve room for them.
         var byteCount: Int { 2 * scratch.count + 3 * entries.count }
 
         /// `host;x-amz-date;…`: the distinct names, sorted.
         var signedHeaders: String {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(scratch.count + entries.count)
-            appendSignedHeaders(to: &bytes)
-            return String(decoding: bytes, as: UTF8.self)
+            String(unsafeUninitializedCapacity: scratch.count + entries.count) { buffer in
+                var out = ByteWriter(buffer)
+                writeSignedHeaders(to: &out)
+                return out.count
+            }
         }
 
+        /// Runs `body` over the canonical form of the headers.
+        ///
         /// - Parameters:
         ///   - headers: The caller's headers, all signed except those named in `dropping`.
         ///   - added: Headers the signer sets; names must be lowercase tokens.
         ///   - dropping: Lowercase names of caller headers left out, because the signer sets them or adds them later.
-        init(_ headers: [(String, String)], adding added: [(name: String, value: String)], dropping: [String]) throws {
-            var scratch: [UInt8] = []
-            scratch.reserveCapacity(
+        static func with<Result>(
+            _ headers: [(String, String)], adding added: [(name: String, value: String)], dropping: [String],
+            _ body: (CanonicalHeaders) throws -> Result
+        ) throws -> Result {
+            // Canonical names are as long as the names given, and canonical values never longer than the values.
+            let capacity =
                 headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
-                    + added.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
-            var entries: [Entry] = []
-            entries.reserveCapacity(headers.count + added.count)
-            var hasHost = false
-            for (name, value) in headers {
-                let nameStart = scratch.count
-                for byte in name.utf8 {
-                    guard isTokenCharacter(byte) else { throw SigningError.invalidHeaderName(name) }
-                    scratch.append(byte | (isUppercaseLetter(byte) ? 0x20 : 0))
-                }
-                let nameRange = nameStart..<scratch.count
-                guard !nameRange.isEmpty else { throw SigningError.invalidHeaderName(name) }
-                if dropping.contains(where: { Self.isName($0, scratch[nameRange]) }) {
-                    scratch.removeSubrange(nameRange)
-                    continue
-                }
-                if !hasHost, Self.isName("host", scratch[nameRange]) { hasHost = true }
-                let valueStart = scratch.count
-                appendCanonicalValue(value, to: &scratch)
-                entries.append((nameRange, valueStart..<scratch.count))
-            }
-            guard hasHost else { throw SigningError.missingHost }
-            for (name, value) in added {
-                let nameStart = scratch.count
-                scratch.append(contentsOf: name.utf8)
-                let valueStart = scratch.count
-                appendCanonicalValue(value, to: &scratch)
-                entries.append((nameStart..<valueStart, valueStart..<scratch.count))
-            }
+                + added.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+            return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
+                try withUnsafeTemporaryAllocation(of: Entry.self, capacity: headers.count + added.count) { space in
+                    var out = ByteWriter(scratch)
+                    var count = 0
+                    var hasHost = false
+                    for (name, value) in headers {
+                        let nameStart = out.count
+                        try withUTF8(of: name) { bytes in
+                            for byte in bytes {
+                                guard isTokenCharacter(byte) else { throw SigningError.invalidHeaderName(name) }
+                                out.write(byte | (isUppercaseLetter(byte) ? 0x20 : 0))
+                            }
+                        }
+                        let nameRange = nameStart..<out.count
+                        guard !nameRange.isEmpty else { throw SigningError.invalidHeaderName(name) }
+                        let nameBytes = UnsafeBufferPointer(rebasing: scratch[nameRange])
+                        if dropping.contains(where: { isName($0, nameBytes) }) {
+                            out.rewind(to: nameStart)
+                            continue
+                        }
+                        if !hasHost, isName("host", nameBytes) { hasHost = true }
+                        let valueStart = out.count
+                        writeCanonicalValue(value, to: &out)
+                        space.initializeElement(at: count, to: (nameRange, valueStart..<out.count))
+                        count += 1
+                    }
+                    guard hasHost else { throw SigningError.missingHost }
+                    for (name, value) in added {
+                        let nameStart = out.count
+                        withUTF8(of: name) { out.write($0) }
+                        let valueStart = out.count
+                        writeCanonicalValue(value, to: &out)
+                        space.initializeElement(at: count, to: (nameStart..<valueStart, valueStart..<out.count))
+                        count += 1
+                    }
 
-            // Offsets grow with input order, so the name's offset breaks ties: repeated headers keep their order.
-            scratch.withUnsafeBufferPointer { buffer in
-                entries.sort { left, right in
-                    let order = compareBytes(buffer[left.name], buffer[right.name])
-                    return order != 0 ? order < 0 : left.name.lowerBound < right.name.lowerBound
+                    // Offsets grow with input order, so the name's offset breaks ties: repeated headers keep their
+                    // order.
+                    let bytes = UnsafeBufferPointer(rebasing: scratch[..<out.count])
+                    var entries = UnsafeMutableBufferPointer(rebasing: space[..<count])
+                    entries.sort { left, right in
+                        let order = compareBytes(bytes[left.name], bytes[right.name])
+                        return order != 0 ? order < 0 : left.name.lowerBound < right.name.lowerBound
+                    }
+                    return try body(CanonicalHeaders(scratch: bytes, entries: UnsafeBufferPointer(entries)))
                 }
             }
-            self.scratch = scratch
-            self.entries = entries
         }
 
-        /// Appends `host;x-amz-date;…`: the distinct names, sorted, joined with `;`.
-        func appendSignedHeaders(to out: inout [UInt8]) {
-            for (index, entry) in entries.enumerated()
-            where index == 0 || !Self.sameName(entries[index - 1], entry, scratch) {
-                if index > 0 { out.append(UInt8(ascii: ";")) }
-                out.append(contentsOf: scratch[entry.name])
+        /// Writes `host;x-amz-date;…`: the distinct names, sorted, joined with `;`.
+        func writeSignedHeaders(to out: inout ByteWriter) {
+            for (index, entry) in entries.enumerated() where index == 0 || !sameName(entries[index - 1], entry) {
+                if index > 0 { out.write(UInt8(ascii: ";")) }
+                out.write(UnsafeBufferPointer(rebasing: scratch[entry.name]))
             }
         }
 
-        /// Appends `name:value\n` per distinct name, joining repeated names' values with commas.
-        func appendLines(to out: inout [UInt8]) {
+        /// Writes `name:value\n` per distinct name, joining repeated names' values with commas.
+        func writeLines(to out: inout ByteWriter) {
             for (index, entry) in entries.enumerated() {
-                if index > 0, Self.sameName(entries[index - 1], entry, scratch) {
-                    out.append(UInt8(ascii: ","))
+                if index > 0, sameName(entries[index - 1], entry) {
+                    out.write(UInt8(ascii: ","))
                 } else {
-                    if index > 0 { out.append(newline) }
-                    out.append(contentsOf: scratch[entry.name])
-                    out.append(UInt8(ascii: ":"))
+                    if index > 0 { out.write(newline) }
+                    out.write(UnsafeBufferPointer(rebasing: scratch[entry.name]))
+                    out.write(UInt8(ascii: ":"))
                 }
-                out.append(contentsOf: scratch[entry.value])
+                out.write(UnsafeBufferPointer(rebasing: scratch[entry.value]))
             }
-            if !entries.isEmpty { out.append(newline) }
+            if !entries.isEmpty { out.write(newline) }
         }
 
-        private static func sameName(_ left: Entry, _ right: Entry, _ scratch: [UInt8]) -> Bool {
-            scratch[left.name].elementsEqual(scratch[right.name])
+        private func sameName(_ left: Entry, _ right: Entry) -> Bool {
+            compareBytes(scratch[left.name], scratch[right.name]) == 0
         }
 
-        private static func isName(_ name: String, _ bytes: ArraySlice<UInt8>) -> Bool {
+        private static func isName(_ name: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
             name.utf8.count == bytes.count && name.utf8.elementsEqual(bytes)
         }
     }
 
     /// Trims a header value and squeezes runs of spaces and tabs to one space. Line breaks (an obs-folded
     /// multi-line value) separate values, which are joined with commas like repeated headers: a raw line break
-    /// would otherwise let a value forge lines of the canonical request.
-    static func appendCanonicalValue(_ value: String, to out: inout [UInt8]) {
+    /// would otherwise let a value forge lines of the canonical request. Never writes more bytes than the value has.
+    static func writeCanonicalValue(_ value: String, to out: inout ByteWriter) {
         withUTF8(of: value) { bytes in
             if isCanonicalValue(bytes) {
-                out.append(contentsOf: bytes)
+                out.write(bytes)
                 return
             }
             var lineHasContent = false
@@ -188,14 +211,14 @@ extension SigV4Signer {
                     pendingSpace = false
                 default:
                     if pendingComma {
-                        out.append(UInt8(ascii: ","))
+                        out.write(UInt8(ascii: ","))
                     } else if pendingSpace {
-                        out.append(UInt8(ascii: " "))
+                        out.write(UInt8(ascii: " "))
                     }
                     pendingComma = false
                     pendingSpace = false
                     lineHasContent = true
-                    out.append(byte)
+                    out.write(byte)
                 }
             }
         }
@@ -219,15 +242,16 @@ extension SigV4Signer {
 
     // MARK: Path and query
 
-    /// Appends the canonical URI: the path percent-encoded once, `/` kept, and always starting with `/`.
+    /// Writes the canonical URI: the path percent-encoded once, `/` kept, and always starting with `/`. At most three
+    /// bytes per byte of the path, and two more.
     ///
     /// S3 keys are taken as they are (`a//b/../c` is a valid key). Other services first drop empty, `.` and `..`
     /// segments, as their servers do before checking the signature.
-    static func appendCanonicalPath(_ path: String, normalizing: Bool, to out: inout [UInt8]) {
+    static func writeCanonicalPath(_ path: String, normalizing: Bool, to out: inout ByteWriter) {
         withUTF8(of: path) { bytes in
             guard normalizing else {
-                if bytes.first != UInt8(ascii: "/") { out.append(UInt8(ascii: "/")) }
-                appendPercentEncoded(bytes, keepingSlash: true, to: &out)
+                if bytes.first != UInt8(ascii: "/") { out.write(UInt8(ascii: "/")) }
+                writePercentEncoded(bytes, keepingSlash: true, to: &out)
                 return
             }
             var segments: [Slice<UnsafeBufferPointer<UInt8>>] = []
@@ -245,18 +269,18 @@ extension SigV4Signer {
             }
             // `/a/b/..` is the directory `/a/`, as is `/a/`.
             let endsInDirectory = lastIsDot || bytes.last == UInt8(ascii: "/")
-            out.append(UInt8(ascii: "/"))
+            out.write(UInt8(ascii: "/"))
             for (index, segment) in segments.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: "/")) }
-                appendPercentEncoded(UnsafeBufferPointer(rebasing: segment), keepingSlash: false, to: &out)
+                if index > 0 { out.write(UInt8(ascii: "/")) }
+                writePercentEncoded(UnsafeBufferPointer(rebasing: segment), keepingSlash: false, to: &out)
             }
-            if endsInDirectory, !segments.isEmpty { out.append(UInt8(ascii: "/")) }
+            if endsInDirectory, !segments.isEmpty { out.write(UInt8(ascii: "/")) }
         }
     }
 
-    /// Appends the canonical query: names and values percent-encoded (`/` too), sorted by name then value as
-    /// bytes, joined with `&`; a name without a value becomes `name=`. Encodes and sorts in buffers on the stack.
-    static func appendCanonicalQuery(_ items: [(String, String)], to out: inout [UInt8]) {
+    /// Writes the canonical query: names and values percent-encoded (`/` too), sorted by name then value as bytes,
+    /// joined with `&`; a name without a value becomes `name=`. Encodes and sorts in buffers on the stack.
+    static func writeCanonicalQuery(_ items: [(String, String)], to out: inout ByteWriter) {
         guard !items.isEmpty else { return }
         let capacity = 3 * items.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
@@ -276,16 +300,17 @@ extension SigV4Signer {
                     return order != 0 ? order < 0 : compareBytes(bytes[left.value], bytes[right.value]) < 0
                 }
                 for (index, entry) in entries.enumerated() {
-                    if index > 0 { out.append(UInt8(ascii: "&")) }
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[entry.name]))
-                    out.append(UInt8(ascii: "="))
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[entry.value]))
+                    if index > 0 { out.write(UInt8(ascii: "&")) }
+                    out.write(UnsafeBufferPointer(rebasing: bytes[entry.name]))
+                    out.write(UInt8(ascii: "="))
+                    out.write(UnsafeBufferPointer(rebasing: bytes[entry.value]))
                 }
             }
         }
     }
 
-    /// ``appendPercentEncoded(_:keepingSlash:to:)`` into a buffer sized for it (three bytes per input byte).
+    /// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`), and `/` when asked: at most three
+    /// bytes per byte. Total: any byte has an encoding, so any String (whose UTF-8 is always valid) can be signed.
     static func writePercentEncoded(_ bytes: UnsafeBufferPointer<UInt8>, keepingSlash: Bool, to out: inout ByteWriter) {
         var runStart = 0
         for index in bytes.indices {
@@ -300,28 +325,13 @@ extension SigV4Signer {
         out.write(UnsafeBufferPointer(rebasing: bytes[runStart...]))
     }
 
-    /// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`), and `/` when asked. Total: any
-    /// byte has an encoding, so any String (whose UTF-8 is always valid) can be signed.
-    static func appendPercentEncoded(_ bytes: UnsafeBufferPointer<UInt8>, keepingSlash: Bool, to out: inout [UInt8]) {
-        var runStart = 0
-        for index in bytes.indices {
-            let byte = bytes[index]
-            if isUnreserved(byte) || (keepingSlash && byte == UInt8(ascii: "/")) { continue }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-            out.append(UInt8(ascii: "%"))
-            out.append(upperHexDigit(byte >> 4))
-            out.append(upperHexDigit(byte & 0x0F))
-            runStart = index + 1
-        }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-    }
-
     /// A value percent-encoded for a query (`/` included), as a String.
     static func percentEncoded(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(3 * text.utf8.count)
-        withUTF8(of: text) { appendPercentEncoded($0, keepingSlash: false, to: &bytes) }
-        return String(decoding: bytes, as: UTF8.self)
+        String(unsafeUninitializedCapacity: 3 * text.utf8.count) { buffer in
+            var out = ByteWriter(buffer)
+            withUTF8(of: text) { writePercentEncoded($0, keepingSlash: false, to: &out) }
+            return out.count
+        }
     }
 
     // MARK: Bytes
@@ -329,9 +339,16 @@ extension SigV4Signer {
     static let newline = UInt8(ascii: "\n")
 
     /// Runs `body` over a string's UTF-8 bytes, without a copy for native strings.
-    static func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+    static func withUTF8<Result>(
+        of text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
+    ) rethrows -> Result {
         var text = text
-        return text.withUTF8(body)
+        return try text.withUTF8(body)
+    }
+
+    /// Whether a text is a non-empty RFC 9110 token (``isTokenCharacter(_:)``): a method, or a payload hash.
+    static func isToken(_ text: String) -> Bool {
+        withUTF8(of: text) { !$0.isEmpty && $0.allSatisfy(isTokenCharacter) }
     }
 
     /// Lowercase hex, as SigV4 writes hashes and signatures.
@@ -386,11 +403,13 @@ extension SigV4Signer {
     }
 
     /// Compares byte strings lexicographically: negative, zero or positive.
-    private static func compareBytes(
+    fileprivate static func compareBytes(
         _ left: Slice<UnsafeBufferPointer<UInt8>>, _ right: Slice<UnsafeBufferPointer<UInt8>>
     ) -> Int {
-        for (leftByte, rightByte) in zip(left, right) where leftByte != rightByte {
-            return Int(leftByte) - Int(rightByte)
+        let common = min(left.count, right.count)
+        if common > 0, let leftBase = left.base.baseAddress, let rightBase = right.base.baseAddress {
+            let order = memcmp(leftBase + left.startIndex, rightBase + right.startIndex, common)
+            if order != 0 { return Int(order) }
         }
         return left.count - right.count
     }
@@ -400,7 +419,7 @@ extension SigV4Signer {
 
 /// A signing time as SigV4 writes it (`20130524T000000Z`), formatted by arithmetic: Foundation's formatters cost more
 /// than the signature itself.
-struct AMZDate {
+struct AMZDate: Sendable {
     /// Days since 1970-01-01: the signing key changes with it.
     let day: Int
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
@@ -409,14 +428,20 @@ struct AMZDate {
     /// `yyyyMMdd`: the first part of the credential scope.
     var dateStamp: String { String(decoding: timestamp.utf8.prefix(8), as: UTF8.self) }
 
-    /// Throws for dates that have no four-digit-year form (and so could not be signed), NaN included.
-    init(_ date: Date) throws {
+    /// The whole second since 1970 a date falls in, the date's signing identity. Throws for dates that have no
+    /// four-digit-year form (and so could not be signed), NaN included.
+    static func second(of date: Date) throws -> Int {
         let interval = date.timeIntervalSince1970
         // 0001-01-01T00:00:00Z up to, not including, 10000-01-01T00:00:00Z.
         guard interval.isFinite, interval >= -62_135_596_800, interval < 253_402_300_800 else {
             throw SigningError.invalidDate
         }
-        let seconds = Int(interval.rounded(.down))
+        return Int(interval.rounded(.down))
+    }
+
+    /// Throws as ``second(of:)`` does.
+    init(_ date: Date) throws {
+        let seconds = try Self.second(of: date)
         let day = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - day * 86_400
         // Howard Hinnant's civil_from_days: proleptic Gregorian calendar, days since 1970-01-01.

@@ -101,8 +101,16 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
     private let sendsContentHash: Bool
     /// Caller headers the signer sets itself; a caller's copy would be signed twice or conflict.
     private let ownedHeaders: [String]
-    /// The last day's key and scope. Deriving the key takes four HMACs, more than a signature; it changes once a day.
-    private let cachedDay = Mutex<SigningDay?>(nil)
+    /// The last signing second's timestamp and its day's key and scope. Deriving the key takes four HMACs, more than a
+    /// signature, and changes once a day; the timestamp changes once a second, and requests come many a second.
+    private let cachedTime = Mutex<SigningTime?>(nil)
+
+    /// A signing second: its timestamp and its day.
+    private struct SigningTime: Sendable {
+        var second: Int
+        var time: AMZDate
+        var day: SigningDay
+    }
 
     /// What signatures share for a day.
     private struct SigningDay: Sendable {
@@ -161,17 +169,17 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
         method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
         payloadHash: String, date: Date = .now
     ) throws -> SignedRequest {
-        let time = try AMZDate(date)
-        let day = signingDay(time)
+        let (time, day) = try signingTime(date)
         var added: [(name: String, value: String)] = []
         added.reserveCapacity(4)
         added.append(("x-amz-date", time.timestamp))
         if sendsContentHash { added.append(("x-amz-content-sha256", payloadHash)) }
         if let token = credentials.sessionToken, signsSessionToken { added.append(("x-amz-security-token", token)) }
-        let canonicalHeaders = try CanonicalHeaders(headers, adding: added, dropping: ownedHeaders)
-        let canonical = try Self.canonicalRequest(
-            method: method, path: path, normalizingPath: normalizesPath, query: query, headers: canonicalHeaders,
-            payloadHash: payloadHash)
+        let canonical = try CanonicalHeaders.with(headers, adding: added, dropping: ownedHeaders) { canonicalHeaders in
+            try Self.canonicalRequest(
+                method: method, path: path, normalizingPath: normalizesPath, query: query, headers: canonicalHeaders,
+                payloadHash: payloadHash)
+        }
         let signature = sign(canonical.bytes, time: time, day: day)
         let authorization = Self.authorization(
             credential: day.credential, signedHeaders: canonical.bytes[canonical.signedHeaders], signature: signature)
@@ -198,21 +206,21 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
     ) throws -> SignedRequest {
         let seconds = expires.components.seconds
         guard seconds >= 1, seconds <= 604_800 else { throw SigningError.invalidExpiry(seconds: seconds) }
-        let time = try AMZDate(date)
-        let day = signingDay(time)
-        let canonicalHeaders = try CanonicalHeaders(headers, adding: [], dropping: ["authorization"])
-        // The signature's own parameters are the signer's; a caller's copy would be sent twice.
-        var items = query.filter { !Self.presignParameters.contains($0.0.lowercased()) }
-        items.reserveCapacity(items.count + 6)
-        items.append(("X-Amz-Algorithm", "AWS4-HMAC-SHA256"))
-        items.append(("X-Amz-Credential", day.credential))
-        items.append(("X-Amz-Date", time.timestamp))
-        items.append(("X-Amz-Expires", String(seconds)))
-        items.append(("X-Amz-SignedHeaders", canonicalHeaders.signedHeaders))
-        if let token = credentials.sessionToken, signsSessionToken { items.append(("X-Amz-Security-Token", token)) }
-        let canonical = try Self.canonicalRequest(
-            method: method, path: path, normalizingPath: normalizesPath, query: items, headers: canonicalHeaders,
-            payloadHash: payloadHash)
+        let (time, day) = try signingTime(date)
+        let canonical = try CanonicalHeaders.with(headers, adding: [], dropping: ["authorization"]) { canonicalHeaders in
+            // The signature's own parameters are the signer's; a caller's copy would be sent twice.
+            var items = query.filter { !Self.presignParameters.contains($0.0.lowercased()) }
+            items.reserveCapacity(items.count + 6)
+            items.append(("X-Amz-Algorithm", "AWS4-HMAC-SHA256"))
+            items.append(("X-Amz-Credential", day.credential))
+            items.append(("X-Amz-Date", time.timestamp))
+            items.append(("X-Amz-Expires", String(seconds)))
+            items.append(("X-Amz-SignedHeaders", canonicalHeaders.signedHeaders))
+            if let token = credentials.sessionToken, signsSessionToken { items.append(("X-Amz-Security-Token", token)) }
+            return try Self.canonicalRequest(
+                method: method, path: path, normalizingPath: normalizesPath, query: items, headers: canonicalHeaders,
+                payloadHash: payloadHash)
+        }
         let signature = sign(canonical.bytes, time: time, day: day)
         var signedQuery = canonical.query
         if let token = credentials.sessionToken, !signsSessionToken {
@@ -324,8 +332,7 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
 
     /// Signs `algorithm`, the time, the scope and `lines`, one per line: the chunk and trailer strings to sign.
     private func sign(algorithm: String, date: Date, lines: [String]) throws -> String {
-        let time = try AMZDate(date)
-        let day = signingDay(time)
+        let (time, day) = try signingTime(date)
         var stringToSign: [UInt8] = []
         stringToSign.reserveCapacity(256)
         stringToSign.append(contentsOf: algorithm.utf8)
@@ -340,20 +347,29 @@ public final class SigV4Signer: Sendable, CustomStringConvertible, CustomReflect
         return day.key.signature(of: stringToSign)
     }
 
-    /// The day's key and scope, from the cache or derived. Derived outside the lock: it is pure, and a rare
-    /// duplicate derivation at midnight costs less than holding the lock through four HMACs.
-    private func signingDay(_ time: AMZDate) -> SigningDay {
-        if let cached = cachedDay.withLock({ $0?.day == time.day ? $0 : nil }) { return cached }
-        let dateStamp = time.dateStamp
-        let scope = "\(dateStamp)/\(region)/\(service)/aws4_request"
-        let day = SigningDay(
-            day: time.day, scope: scope, credential: "\(credentials.accessKeyID)/\(scope)",
-            key: SigningKey(
-                Self.signingKey(
-                    secretAccessKey: credentials.secretAccessKey, dateStamp: dateStamp, region: region,
-                    service: service)))
-        cachedDay.withLock { $0 = day }
-        return day
+    /// The date's timestamp and its day's key and scope, from the cache or derived. Derived outside the lock: it is
+    /// pure, and a rare duplicate derivation at a second's or a day's turn costs less than holding the lock through
+    /// four HMACs.
+    private func signingTime(_ date: Date) throws -> (AMZDate, SigningDay) {
+        let second = try AMZDate.second(of: date)
+        let cached = cachedTime.withLock { $0 }
+        if let cached, cached.second == second { return (cached.time, cached.day) }
+        let time = try AMZDate(date)
+        let day: SigningDay
+        if let cached, cached.day.day == time.day {
+            day = cached.day
+        } else {
+            let dateStamp = time.dateStamp
+            let scope = "\(dateStamp)/\(region)/\(service)/aws4_request"
+            day = SigningDay(
+                day: time.day, scope: scope, credential: "\(credentials.accessKeyID)/\(scope)",
+                key: SigningKey(
+                    Self.signingKey(
+                        secretAccessKey: credentials.secretAccessKey, dateStamp: dateStamp, region: region,
+                        service: service)))
+        }
+        cachedTime.withLock { $0 = SigningTime(second: second, time: time, day: day) }
+        return (time, day)
     }
 
     /// Derives the signing key: HMAC chained over the date, region, service and `aws4_request`, starting from
@@ -447,6 +463,11 @@ struct ByteWriter {
 
     mutating func write(_ text: StaticString) {
         write(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Forgets what was written from `offset` on.
+    mutating func rewind(to offset: Int) {
+        count = min(count, max(0, offset))
     }
 
     mutating func write(_ byte: UInt8) {

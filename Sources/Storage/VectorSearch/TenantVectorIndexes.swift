@@ -48,7 +48,9 @@ public struct TenantVectorIndexes: Sendable {
     }
 
     /// Creates the own indexes the model's tenants need now and drops those no longer needed.
+    /// A model too wide for any HNSW index (over ``EmbeddingSpace/halfvecIndexLimit``) gets none.
     public func reconcile(modelID: Int, dimensions: Int, logger: Logger) async throws -> Changes {
+        guard dimensions <= EmbeddingSpace.halfvecIndexLimit else { return Changes() }
         var rowsByTenant: [Int64: Int] = [:]
         for (tenant, rows) in try await client.query(
             "SELECT tenant_id, count(*)::bigint FROM chunk_embeddings WHERE model_id = \(modelID) GROUP BY tenant_id",
@@ -68,6 +70,22 @@ public struct TenantVectorIndexes: Sendable {
             changes.dropped.append(tenant)
         }
         return changes
+    }
+
+    /// ``reconcile(modelID:dimensions:logger:)`` as maintenance after writes (an ingest, a sync, a reindex): changes
+    /// are logged, and so is a failure instead of being thrown, since what was written stands and searches stay
+    /// complete without the indexes, only slower.
+    public func reconcileAfterWrites(modelID: Int, dimensions: Int, logger: Logger) async {
+        do {
+            let changes = try await reconcile(modelID: modelID, dimensions: dimensions, logger: logger)
+            if !changes.isEmpty {
+                logger.info(
+                    "Per-tenant vector indexes changed",
+                    metadata: ["tenants.created": "\(changes.created)", "tenants.dropped": "\(changes.dropped)"])
+            }
+        } catch {
+            logger.warning("Per-tenant vector indexes not reconciled", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The tenants that have a valid own index for the model.

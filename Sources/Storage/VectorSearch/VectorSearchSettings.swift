@@ -20,8 +20,11 @@ public struct VectorSearchSettings: Sendable, Equatable {
     /// same `ef_search` (the hits are sorted by score afterwards).
     public var iterativeScan = IterativeScan.relaxedOrder
     /// A tenant above ``exactScanMaxRows`` holding less than this share of its model's vectors gets an HNSW index of
-    /// its own (``TenantVectorIndexes``). Defaults to 0.05.
-    public var ownIndexBelowShare = 0.05
+    /// its own (``TenantVectorIndexes``). Defaults to 1: every such tenant but one holding all of the model's vectors,
+    /// which the model's index serves unfiltered. A scan of the shared index filtered to a tenant lost recall even
+    /// for a tenant with 11 % of the vectors (0.80 at 1M, docs/benchmarks.md), so the share limit is not what
+    /// bounds the number of indexes; their total size is about the model index's again.
+    public var ownIndexBelowShare = 1.0
     /// Dimensions from which a model's vectors are indexed as `halfvec` (pgvector indexes `vector` up to 2,000
     /// dimensions and `halfvec` up to 4,000). Defaults to 2,001.
     public var halfvecFromDimensions = 2001

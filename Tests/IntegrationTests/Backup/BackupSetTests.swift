@@ -39,6 +39,14 @@ import Testing
             let first = try await service.restore(id: report.id)
             #expect(first.rowsWritten > 0)
             #expect(try await BackupFixtures.checksums(database) == original)
+            // The restored space gets its HNSW index (no question builds one).
+            let indexes = try await database.query(
+                """
+                SELECT count(*)::bigint FROM pg_indexes i JOIN embedding_models m
+                  ON i.indexname = 'chunk_embeddings_hnsw_model_' || m.id
+                WHERE m.name = 'test-16'
+                """, logger: TestDatabase.logger)
+            for count in try indexes.decode(Int64.self) { #expect(count == 1) }
 
             let second = try await service.restore(id: report.id)
             #expect(second.rowsWritten == 0)

@@ -10,7 +10,8 @@ import Testing
 @Suite struct DocumentWriterTests {
     static let logger = TestDatabase.logger
 
-    /// A store with a tenant and a 4-dimension model (with its HNSW index, which refuses vectors of other sizes).
+    /// A store with a tenant and a 4-dimension model (with its HNSW index, which refuses vectors of other sizes, made
+    /// as ingest makes it).
     struct Fixture: Sendable {
         let client: Database
         let store: KnowledgeStore
@@ -21,20 +22,30 @@ import Testing
             self.client = client
             store = KnowledgeStore(client: client)
             tenantID = try await store.ensureTenant(named: "default", logger: DocumentWriterTests.logger)
-            modelID = try await store.registerEmbeddingModel(name: "test/writer", dimensions: 4, logger: DocumentWriterTests.logger)
+            modelID = try await store.prepareEmbeddingSpace(
+                name: "test/writer", dimensions: 4, logger: DocumentWriterTests.logger
+            ).id
         }
 
         /// `test://NAME` with one chunk per text; `dimensions` other than 4 makes the write fail in PostgreSQL.
-        func document(_ name: String, _ texts: [String], dimensions: Int = 4) -> KnowledgeStore.DocumentWrite {
-            KnowledgeStore.DocumentWrite(
-                tenantID: tenantID, sourceURI: "test://\(name)", contentSHA256: String(repeating: "a", count: 64),
-                metadataJSON: #"{"title": "\#(name)"}"#,
+        /// Without `chunker` the metadata names no chunking, so the stored chunks are always replaced; with one,
+        /// a stored document of the same `content`, chunking and chunk count keeps its chunks. `scale` multiplies
+        /// the vectors (`modelID`'s, by default the fixture's).
+        func document(
+            _ name: String, _ texts: [String], dimensions: Int = 4, chunker: String? = nil, content: String = "a",
+            modelID: Int? = nil, scale: Float = 1
+        ) -> KnowledgeStore.DocumentWrite {
+            let metadata = chunker.map { #"{"title": "\#(name)", "chunker": "\#($0)"}"# } ?? #"{"title": "\#(name)"}"#
+            return KnowledgeStore.DocumentWrite(
+                tenantID: tenantID, sourceURI: "test://\(name)",
+                contentSHA256: String(repeating: content, count: 64 / max(1, content.count)),
+                metadataJSON: metadata,
                 chunks: texts.enumerated().map { ordinal, text in
                     KnowledgeStore.NewChunk(
                         ordinal: ordinal, text: text, tokenCount: 3, characterRange: 0..<text.count, headingPath: [name],
-                        searchText: text)
+                        searchText: text, headingText: name, embeddingContext: chunker.map { _ in "\(name) > context" })
                 },
-                embeddings: texts.map { _ in (0..<dimensions).map { Float($0 + 1) } }, modelID: modelID)
+                embeddings: texts.map { _ in (0..<dimensions).map { scale * Float($0 + 1) } }, modelID: modelID ?? self.modelID)
         }
 
         /// Chunk texts by document, in ordinal order, with how many of them have a vector.
@@ -102,6 +113,105 @@ import Testing
     /// Waits until the writer's statistics satisfy `condition` (no deadline: the test run's own limit applies).
     static func wait(for writer: DocumentWriter, _ condition: @escaping @Sendable (DocumentWriter.Statistics) -> Bool) async {
         while !condition(await writer.currentStatistics) { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    /// Chunk id, model name and first vector component of every stored vector, by source URI and ordinal.
+    static func vectors(_ client: Database) async throws -> [String: [(chunk: Int64, model: String, first: Double)]] {
+        let rows = try await client.query(
+            """
+            SELECT d.source_uri, c.id, m.name, (e.embedding::real[])[1]::float8
+            FROM documents d JOIN chunks c ON c.document_id = d.id JOIN chunk_embeddings e ON e.chunk_id = c.id
+            JOIN embedding_models m ON m.id = e.model_id ORDER BY d.source_uri, c.ordinal, m.name
+            """, logger: logger)
+        var vectors: [String: [(chunk: Int64, model: String, first: Double)]] = [:]
+        for (uri, chunk, model, first) in try rows.decode((String, Int64, String, Double).self) {
+            vectors[uri, default: []].append((chunk, model, first))
+        }
+        return vectors
+    }
+
+    /// Each stored chunk's id with its BM25 row (`lexical_chunks`) present, and its stored heading line.
+    static func chunks(_ client: Database) async throws -> [String: [(id: Int64, indexed: Bool, context: String?)]] {
+        let rows = try await client.query(
+            """
+            SELECT d.source_uri, c.id, EXISTS (SELECT 1 FROM lexical_chunks l WHERE l.chunk_id = c.id), c.embedding_context
+            FROM documents d JOIN chunks c ON c.document_id = d.id ORDER BY d.source_uri, c.ordinal
+            """, logger: logger)
+        var chunks: [String: [(id: Int64, indexed: Bool, context: String?)]] = [:]
+        for (uri, id, indexed, context) in try rows.decode((String, Int64, Bool, String?).self) {
+            chunks[uri, default: []].append((id, indexed, context))
+        }
+        return chunks
+    }
+
+    @Test func aGroupKeepsTheChunksOfUnchangedDocumentsWithTheOtherModelsVectors() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            let fixture = try await Fixture(client: client)
+            let second = try await fixture.store.prepareEmbeddingSpace(name: "test/second", dimensions: 4, logger: Self.logger)
+            try await fixture.store.replaceDocuments(
+                [
+                    fixture.document("a", ["a one", "a two"], chunker: "c1"), fixture.document("b", ["b one"], chunker: "c1"),
+                    fixture.document("c", ["c one"], chunker: "c1"), fixture.document("d", ["d one"]),
+                ], logger: Self.logger)
+            let before = try await Self.chunks(client)
+
+            // The second model, one group: a and b unchanged (kept), c changed, d with no chunker named (replaced).
+            try await fixture.store.replaceDocuments(
+                [
+                    fixture.document("a", ["a one", "a two"], chunker: "c1", modelID: second.id, scale: 2),
+                    fixture.document("b", ["b one"], chunker: "c1", modelID: second.id, scale: 2),
+                    fixture.document("c", ["c new"], chunker: "c1", content: "c", modelID: second.id, scale: 2),
+                    fixture.document("d", ["d one"], modelID: second.id, scale: 2),
+                ], logger: Self.logger)
+            let after = try await Self.chunks(client)
+            #expect(after["test://a"]?.map { $0.id } == before["test://a"]?.map { $0.id })
+            #expect(after["test://b"]?.map { $0.id } == before["test://b"]?.map { $0.id })
+            #expect(after["test://c"]?.map { $0.id } != before["test://c"]?.map { $0.id })
+            #expect(after["test://d"]?.map { $0.id } != before["test://d"]?.map { $0.id })
+            // Kept or new, every chunk has its BM25 row; the kept ones keep their heading line.
+            #expect(after.values.joined().allSatisfy { $0.indexed })
+            #expect(after["test://a"]?.map { $0.context } == ["a > context", "a > context"])
+            let vectors = try await Self.vectors(client)
+            let models = vectors.mapValues { $0.map { $0.model } }
+            #expect(models["test://a"] == ["test/second", "test/writer", "test/second", "test/writer"])
+            #expect(models["test://b"] == ["test/second", "test/writer"])
+            #expect(models["test://c"] == ["test/second"])
+            #expect(models["test://d"] == ["test/second"])
+
+            // All or nothing still: a group with a kept document and a bad one changes nothing of either.
+            await #expect(throws: (any Error).self) {
+                try await fixture.store.replaceDocuments(
+                    [
+                        fixture.document("a", ["a one", "a two"], chunker: "c1", scale: 3),
+                        fixture.document("bad", ["bad one"], dimensions: 3),
+                    ], logger: Self.logger)
+            }
+            #expect(try await Self.vectors(client)["test://a"]?.map { $0.first } == [2, 1, 2, 1])
+
+            // Through the writer, the failed group is written again one document at a time: the kept document's
+            // vectors of the fixture's model are replaced, the second model's stay.
+            var configuration = DocumentWriter.Configuration()
+            configuration.maximumInFlight = 1
+            let writer = DocumentWriter(store: fixture.store, configuration: configuration, logger: Self.logger)
+            try await fixture.store.replaceDocuments([fixture.document("blocker", ["old"])], logger: Self.logger)
+            var first: Task<Int64, any Error>?
+            var kept: Task<Int64, any Error>?
+            var bad: Task<Int64, any Error>?
+            try await Self.whileBlockerIsLocked(fixture) {
+                first = Task { try await writer.write(fixture.document("blocker", ["new"])) }
+                await Self.wait(for: writer) { $0.inFlight == 1 }
+                kept = Task { try await writer.write(fixture.document("a", ["a one", "a two"], chunker: "c1", scale: 3)) }
+                bad = Task { try await writer.write(fixture.document("bad", ["bad one"], dimensions: 3)) }
+                await Self.wait(for: writer) { $0.queued == 2 }
+            }
+            _ = try await first?.value
+            _ = try await kept?.value
+            await #expect(throws: (any Error).self) { try await bad?.value }
+            #expect(await writer.currentStatistics.splitGroups == 1)
+            let final = try await Self.vectors(client)["test://a"]
+            #expect(final?.map { $0.first } == [2, 3, 2, 3])
+            #expect(final?.map { $0.chunk } == before["test://a"].map { ids in ids.flatMap { [$0.id, $0.id] } })
+        }
     }
 
     @Test func documentsQueuedWhileATransactionRunsShareTheNextOne() async throws {

@@ -31,12 +31,13 @@ import Testing
     }
 
     func withAppliance(
-        _ yaml: String, _ body: @Sendable (any TestClientProtocol, ApplianceRouter) async throws -> Void
+        _ yaml: String, clock: any RouterClock = SystemRouterClock(),
+        _ body: @Sendable (any TestClientProtocol, ApplianceRouter) async throws -> Void
     ) async throws {
         let configuration = try RoutingConfiguration.parse(yaml: yaml, environment: Self.environment)
         try await TestDatabase.withFreshDatabase { client, _ in
             let appliance = Appliance(client: client)
-            let routed = ApplianceRouter(client: client, configuration: configuration)
+            let routed = ApplianceRouter(client: client, configuration: configuration, clock: clock)
             let app = buildApplication(
                 configuration: ServerConfiguration(), dependencies: routed.dependencies(ask: appliance.askService),
                 logger: TestDatabase.logger)
@@ -66,7 +67,10 @@ import Testing
                 tenants:
                   acme: {budget: {daily_usd: 0.02}}
                 """
-            try await withAppliance(Self.yaml(endpoints: [url], extra: extra)) { client, routed in
+            // The limit's window is a wall-clock minute: the requests must all fall in one, however slowly a loaded
+            // machine runs them, so the wall clock stands still at the start of the current minute.
+            let clock = WallClockStoppedAtMinute(containing: Date())
+            try await withAppliance(Self.yaml(endpoints: [url], extra: extra), clock: clock) { client, routed in
                 let body = #"{"model": "openai/text-embedding-3-small", "tenant": "acme", "input": \#(Self.texts)}"#
                 let first = try await post(client, "/v1/embeddings", body)
                 #expect(first.status == .ok)
@@ -172,4 +176,18 @@ import Testing
         }
         #expect(openAI.requests.isEmpty)
     }
+}
+
+/// Real monotonic time (latencies, deadlines, cooldowns) with the wall clock stopped at the first second of a minute:
+/// fixed rate-limit and budget windows then hold every request of a test, whenever it runs.
+private struct WallClockStoppedAtMinute: RouterClock {
+    let stopped: Date
+
+    init(containing date: Date) {
+        let minuteStart = (date.timeIntervalSince1970 / 60).rounded(.down) * 60
+        stopped = Date(timeIntervalSince1970: minuteStart + 1)
+    }
+
+    func now() -> Duration { SystemRouterClock().now() }
+    func date() -> Date { stopped }
 }
