@@ -15,8 +15,8 @@ struct Evaluate: AsyncParsableCommand {
         discussion: """
             Ingests the corpus into its own tenant (re-runs reuse it: unchanged documents cost nothing), then runs \
             every query of the split through the retriever and scores the ranked documents against the judgements. \
-            Tune on the train split (--sweep: in hybrid mode both fusion methods at dense weights 0-1, in bm25 mode \
-            the heading weight), report on test. --cleanup deletes the tenant afterwards.
+            Tune on the train split (--sweep: in hybrid mode both fusion methods at dense weights 0-1 and rrf at \
+            several k, in bm25 mode the heading weight), report on test. --cleanup deletes the tenant afterwards.
             """)
 
     @OptionGroup var options: CommonOptions
@@ -35,6 +35,9 @@ struct Evaluate: AsyncParsableCommand {
 
     @Option(help: "Weight of the dense ranking in hybrid fusion, 0-1 (default: the embedding model's tuned default).")
     var denseWeight: Double?
+
+    @Option(help: "Reciprocal-rank fusion's k, 0-10000 (default: the embedding model's tuned default).")
+    var rankConstant: Double?
 
     @Option(help: "BM25 k1 (default: the configuration's, else 0.9).")
     var k1: Double?
@@ -64,6 +67,9 @@ struct Evaluate: AsyncParsableCommand {
         if let fusion, Fusion.Method(rawValue: fusion) == nil { throw ValidationError("--fusion must be rrf or convex.") }
         if let denseWeight, !(denseWeight.isFinite && (0...1).contains(denseWeight)) {
             throw ValidationError("--dense-weight must be between 0 and 1.")
+        }
+        if let rankConstant, !(rankConstant.isFinite && (0...10_000).contains(rankConstant)) {
+            throw ValidationError("--rank-constant must be between 0 and 10000.")
         }
         var parameters = LexicalIndex.Parameters()
         if let k1 { parameters.k1 = k1 }
@@ -132,10 +138,11 @@ struct Evaluate: AsyncParsableCommand {
         if let k1 { configuration.bm25.k1 = k1 }
         if let b { configuration.bm25.b = b }
         if let headingWeight { configuration.bm25.headingWeight = headingWeight }
-        if fusion != nil || denseWeight != nil {
+        if fusion != nil || denseWeight != nil || rankConstant != nil {
             var chosen = configuration.fusion ?? Fusion.defaults(forEmbeddingModel: runtime.embedder.model.name)
             if let method = fusion.flatMap(Fusion.Method.init(rawValue:)) { chosen.method = method }
             if let denseWeight { chosen.denseWeight = denseWeight }
+            if let rankConstant { chosen.rankConstant = rankConstant }
             configuration.fusion = chosen
         }
         let retrieverConfiguration = configuration
@@ -224,7 +231,10 @@ struct Evaluate: AsyncParsableCommand {
     /// A variant's setting: fusion method and weight, heading weight.
     static func describe(setting variant: RetrievalEvaluation.Variant) -> String {
         var parts: [String] = []
-        if let method = variant.fusionMethod { parts.append("\(method) dense weight \(variant.denseWeight ?? 0)") }
+        if let method = variant.fusionMethod {
+            let constant = variant.rankConstant.map { " k \($0)" } ?? ""
+            parts.append("\(method)\(constant) dense weight \(variant.denseWeight ?? 0)")
+        }
         if let weight = variant.headingWeight { parts.append("heading weight \(weight)") }
         return parts.joined(separator: ", ")
     }

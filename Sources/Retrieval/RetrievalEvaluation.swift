@@ -133,10 +133,17 @@ public struct RetrievalEvaluation: Sendable {
         return (variants, Latency(milliseconds: milliseconds))
     }
 
-    /// The sweep's fusions: both methods, dense weights 0, 0.05, …, 1 (the ends are the parts alone), `k` 60.
+    /// The sweep's fusions: both methods at dense weights 0, 0.05, …, 1 (the ends are the parts alone), reciprocal
+    /// rank at each of ``sweptRankConstants``.
     public static let sweptFusions: [Fusion] = Fusion.Method.allCases.flatMap { method in
-        (0...20).map { Fusion(method: method, denseWeight: Double($0) / 20) }
+        (method == .reciprocalRank ? sweptRankConstants : [60]).flatMap { constant in
+            (0...20).map { Fusion(method: method, denseWeight: Double($0) / 20, rankConstant: constant) }
+        }
     }
+
+    /// The reciprocal-rank constants `k` the sweep tries: a small `k` lets the top few ranks of each part dominate,
+    /// a large one flattens them.
+    public static let sweptRankConstants: [Double] = [10, 20, 30, 60, 100]
 
     /// The sweep's BM25 heading weights.
     public static let sweptHeadingWeights: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3]

@@ -94,8 +94,11 @@ import Testing
             // About as often as retrieval ranks the right document first, and stating the fact.
             #expect(semantic.citedFirst >= semantic.retrievalFirst - 2, "\(semantic)")
             // Measured 2026-11-30: the fact stated for 13 of 20 (terms only: 2), first citation right for 17 where
-            // retrieval ranked it first for 17. The sentence chosen within the right passage is still sometimes a
-            // neighbour of the answer (issue 14 item 0 is not finished); this guards what is reached.
+            // retrieval ranked it first for 17. Re-measured later that day, one run after the other: with rrf 0.5,
+            // retrieval first 18, cited first 17, fact stated 12; with minilm's fusion chosen on SciFact's train split
+            // (convex 0.4, the default since) retrieval first 16, cited first 17, fact stated 12. The sentence chosen
+            // within the right passage is still sometimes a neighbour of the answer (issue 14 item 0 is not
+            // finished); this guards what is reached.
             #expect(Double(semantic.statedFact) >= 0.6 * Double(semantic.retrievalFirst), "\(semantic): \(semantic.misses)")
             // The unanswerable stay refused (at least 7 of 8, as before).
             #expect(semantic.refusedUnanswerable >= fixture.unanswerable.count - 1, "\(semantic): \(semantic.misses)")

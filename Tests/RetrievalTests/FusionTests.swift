@@ -65,9 +65,22 @@ import Testing
         #expect(flat == [ChunkSearch.Hit(chunkID: 7, score: 0.5)])
     }
 
-    @Test func untunedModelsGetEqualWeightReciprocalRank() {
+    @Test func theSweepTriesEveryRankConstantAndConvexOnce() {
+        let swept = RetrievalEvaluation.sweptFusions
+        for constant in RetrievalEvaluation.sweptRankConstants {
+            let weights = swept.filter { $0.method == .reciprocalRank && $0.rankConstant == constant }.map(\.denseWeight)
+            #expect(weights.count == 21 && weights.first == 0 && weights.last == 1, "rrf k \(constant)")
+        }
+        #expect(Set(RetrievalEvaluation.sweptRankConstants).count > 1)
+        #expect(swept.filter { $0.method == .convex }.count == 21)
+        #expect(swept.allSatisfy { $0.problem == nil })
+    }
+
+    @Test func tunedModelsGetTheirTrainChoiceOthersEqualWeightReciprocalRank() {
         #expect(Fusion.defaults(forEmbeddingModel: "openai/text-embedding-3-small") == Fusion.standard)
         #expect(Fusion.defaults(forEmbeddingModel: "local-hash-512") == Fusion(method: .convex, denseWeight: 0.1))
+        // docs/benchmarks.md: chosen on SciFact's train split.
+        #expect(Fusion.defaults(forEmbeddingModel: "minilm") == Fusion(method: .convex, denseWeight: 0.4))
         #expect(Fusion(method: .convex, denseWeight: 1.5).problem != nil)
     }
 }

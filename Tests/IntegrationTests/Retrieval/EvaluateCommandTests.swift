@@ -51,7 +51,10 @@ import Testing
             // A sweep on train: every fusion scored, the best reported; then the tenant is deleted.
             let swept = try await run(["--split", "train", "--sweep", "--json", "--tenant", "tiny-eval", "--cleanup"])
             let variants = try #require(swept["sweep"] as? [[String: Any]])
-            #expect(variants.count == 42)
+            // 21 dense weights (0, 0.05, …, 1) for convex and for rrf at each of its 5 k (10, 20, 30, 60, 100).
+            #expect(variants.count == 126)
+            let constants = Set(variants.filter { $0["fusion_method"] as? String == "rrf" }.compactMap { $0["rank_constant"] as? Double })
+            #expect(constants == [10, 20, 30, 60, 100])
             #expect(variants.allSatisfy { ($0["scores"] as? [String: Any])?["ndcg_at_10"] is Double })
             let best = try #require(swept["fusion"] as? [String: Any])
             let bestScore = try #require((best["scores"] as? [String: Any])?["ndcg_at_10"] as? Double)
@@ -63,6 +66,9 @@ import Testing
             // Mistakes: a message and a non-zero exit.
             let wrong = try await CommandResult.run(binary, ["evaluate", directory.path + "/tiny", "--mode", "words"], environment: environment)
             #expect(wrong.status != 0 && wrong.output.contains("--mode must be"))
+            let constant = try await CommandResult.run(
+                binary, ["evaluate", directory.path + "/tiny", "--fusion", "rrf", "--rank-constant", "20000"], environment: environment)
+            #expect(constant.status != 0 && constant.output.contains("--rank-constant must be between 0 and 10000"))
         }
     }
 }
