@@ -20,6 +20,10 @@ public actor DocumentWriter {
         /// Transactions writing at once. Defaults to 16 (the connection pool's size): on a loaded machine fewer
         /// backends get PostgreSQL a smaller share of the cores (docs/benchmarks.md).
         public var maximumInFlight = 16
+        /// While a bulk write fills an empty embedding space (``refreshStatisticsWhileFilling(_:)``), the stored
+        /// vectors' planner statistics are refreshed after this many chunks, then each time their number has grown
+        /// fourfold. Defaults to 2,000.
+        public var firstStatisticsRefreshAtChunks = 2_000
 
         /// The defaults.
         public init() {}
@@ -39,6 +43,10 @@ public actor DocumentWriter {
         public var queued = 0
         /// Transactions running now.
         public var inFlight = 0
+        /// Chunks stored.
+        public var chunks = 0
+        /// Planner statistics refreshes run while filling an empty space.
+        public var statisticsRefreshes = 0
     }
 
     private struct Key: Hashable {
@@ -59,6 +67,9 @@ public actor DocumentWriter {
     private var writing: Set<Key> = []
     private var inFlight = 0
     private var statistics = Statistics()
+    /// When set, the chunk count at which the next statistics refresh runs.
+    private var nextStatisticsRefresh: Int?
+    private var refreshingStatistics = false
 
     /// A writer over `store`; it starts no work until asked to write.
     public init(store: KnowledgeStore, configuration: Configuration = .init(), logger: Logger) {
@@ -73,6 +84,16 @@ public actor DocumentWriter {
         current.queued = pending.count
         current.inFlight = inFlight
         return current
+    }
+
+    /// Turns on or off refreshing the planner's statistics of stored vectors as this writer stores chunks: for a
+    /// bulk write into an embedding space that had no vectors. Without statistics (a fresh table, or a model the
+    /// last `ANALYZE` did not see) PostgreSQL plans the reuse lookup of every document as a read of all the
+    /// tenant's vectors of the model, so a first ingest slows down as it grows until autovacuum's first `ANALYZE`
+    /// (docs/benchmarks.md, "Ingest pipeline against its ceilings").
+    public func refreshStatisticsWhileFilling(_ enabled: Bool) {
+        nextStatisticsRefresh =
+            enabled ? statistics.chunks.addingReportingOverflow(configuration.firstStatisticsRefreshAtChunks).partialValue : nil
     }
 
     /// Stores `write` (replacing what was stored under its source URI), in a transaction it may share with other
@@ -161,6 +182,7 @@ public actor DocumentWriter {
             statistics.transactions += 1
             statistics.documents += group.count
             statistics.largestGroup = max(statistics.largestGroup, group.count)
+            for item in group { statistics.chunks += item.write.chunks.count }
             for (item, id) in zip(group, ids) { item.continuation.resume(returning: id) }
         case .split(let results):
             if group.count > 1 { statistics.splitGroups += 1 }
@@ -169,10 +191,35 @@ public actor DocumentWriter {
                     statistics.transactions += 1
                     statistics.documents += 1
                     statistics.largestGroup = max(statistics.largestGroup, 1)
+                    statistics.chunks += item.write.chunks.count
                 }
                 item.continuation.resume(with: result)
             }
         }
+        refreshStatisticsIfDue()
         dispatch()
+    }
+
+    /// Starts a statistics refresh when the chunks stored reached the next threshold and none is running.
+    private func refreshStatisticsIfDue() {
+        guard let due = nextStatisticsRefresh, !refreshingStatistics, statistics.chunks >= due else { return }
+        refreshingStatistics = true
+        nextStatisticsRefresh = statistics.chunks.multipliedReportingOverflow(by: 4).partialValue
+        let (store, logger) = (self.store, self.logger)
+        Task {
+            do {
+                try await store.refreshEmbeddingStatistics(logger: logger)
+                self.statisticsRefreshed(succeeded: true)
+            } catch {
+                // An optimisation: the write goes on with the plans it had.
+                logger.debug("Could not refresh the vectors' planner statistics", metadata: ["error": "\(error)"])
+                self.statisticsRefreshed(succeeded: false)
+            }
+        }
+    }
+
+    private func statisticsRefreshed(succeeded: Bool) {
+        refreshingStatistics = false
+        if succeeded { statistics.statisticsRefreshes += 1 }
     }
 }

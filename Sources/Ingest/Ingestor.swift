@@ -101,6 +101,7 @@ public struct Ingestor: Sendable {
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
         let prepared = try await prepareEmbeddingSpaceForBulkWrite()
         let modelID = prepared.space.id
+        await writer.refreshStatisticsWhileFilling(prepared.indexDeferred)
 
         for path in paths {
             let root = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -108,6 +109,7 @@ public struct Ingestor: Sendable {
                 try await ingestRoot(
                     root, displayBase: nil, tenantID: tenantID, modelID: modelID, start: start, progress: progress))
         }
+        await writer.refreshStatisticsWhileFilling(false)
         try await store.finishBulkWrite(to: prepared, logger: logger)
         summary.seconds = (clock.now - start).seconds
         return summary
@@ -381,6 +383,7 @@ public struct Ingestor: Sendable {
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
         let prepared = try await prepareEmbeddingSpaceForBulkWrite()
         let modelID = prepared.space.id
+        await writer.refreshStatisticsWhileFilling(prepared.indexDeferred)
         let states = try await store.documentStates(
             tenantID: tenantID, scope: .under(sourcePrefix), modelID: modelID, logger: logger)
         let outcomes = await runBounded(count: documents.count, start: start, progress: progress) { index in
@@ -394,6 +397,7 @@ public struct Ingestor: Sendable {
         let kept = Set(documents.map(\.uri))
         let gone = states.keys.filter { !kept.contains($0) }
         summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
+        await writer.refreshStatisticsWhileFilling(false)
         try await store.finishBulkWrite(to: prepared, logger: logger)
         summary.seconds = (clock.now - start).seconds
         return summary

@@ -66,11 +66,20 @@ extension KnowledgeStore {
         return (space, false)
     }
 
-    /// Builds the index ``prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)`` deferred, if it did.
+    /// Builds the index ``prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)`` deferred, if it did, and
+    /// refreshes the vectors' planner statistics so that the next searches and writes plan with the space's size.
     public func finishBulkWrite(
         to prepared: (space: EmbeddingSpace, indexDeferred: Bool), logger: Logger
     ) async throws {
-        if prepared.indexDeferred { try await createEmbeddingIndex(for: prepared.space, logger: logger) }
+        guard prepared.indexDeferred else { return }
+        try await createEmbeddingIndex(for: prepared.space, logger: logger)
+        try await refreshEmbeddingStatistics(logger: logger)
+    }
+
+    /// `ANALYZE chunk_embeddings`: the planner's statistics of the stored vectors (row count, each tenant's and
+    /// model's share, the reuse hashes), which autovacuum refreshes only about once a minute.
+    public func refreshEmbeddingStatistics(logger: Logger) async throws {
+        try await client.query("ANALYZE chunk_embeddings", logger: logger)
     }
 
     /// Whether any vector of the model is stored.

@@ -244,6 +244,39 @@ import Testing
         }
     }
 
+    /// Filling an empty space, the writer refreshes the vectors' planner statistics after the first chunks and
+    /// then at fourfold counts; switched off, it leaves them to autovacuum.
+    @Test func fillingAnEmptySpaceRefreshesTheVectorsStatisticsAsTheyGrow() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            let fixture = try await Fixture(client: client)
+            var configuration = DocumentWriter.Configuration()
+            configuration.firstStatisticsRefreshAtChunks = 2
+            configuration.maximumInFlight = 1
+            let writer = DocumentWriter(store: fixture.store, configuration: configuration, logger: Self.logger)
+            await writer.refreshStatisticsWhileFilling(true)
+            // 2 chunks: the first refresh; the next is due at 8.
+            _ = try await writer.write(fixture.document("a", ["a one", "a two"]))
+            await Self.wait(for: writer) { $0.statisticsRefreshes == 1 }
+            for name in ["b", "c"] { _ = try await writer.write(fixture.document(name, ["\(name) one", "\(name) two"])) }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await writer.currentStatistics.statisticsRefreshes == 1)
+            _ = try await writer.write(fixture.document("d", ["d one", "d two"]))
+            await Self.wait(for: writer) { $0.statisticsRefreshes == 2 }
+            // ANALYZE counted the 8 rows stored then (a never-analysed table reports -1).
+            let counted = try await client.query(
+                "SELECT reltuples::bigint FROM pg_class WHERE relname = 'chunk_embeddings'", logger: Self.logger
+            ).decode(Int64.self)
+            #expect(counted == [8])
+            await writer.refreshStatisticsWhileFilling(false)
+            for name in ["e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u"] {
+                _ = try await writer.write(fixture.document(name, ["\(name) one", "\(name) two"]))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let statistics = await writer.currentStatistics
+            #expect(statistics.statisticsRefreshes == 2 && statistics.chunks == 42)
+        }
+    }
+
     @Test func aBadDocumentInAGroupFailsAloneAndTheOthersAreStored() async throws {
         try await TestDatabase.withFreshDatabase { client, _ in
             let fixture = try await Fixture(client: client)
