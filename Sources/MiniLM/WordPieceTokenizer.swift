@@ -106,14 +106,27 @@ public struct WordPieceTokenizer: Sendable {
         return ids.count
     }
 
+    /// ``wordPieceCount(_:)`` for sizing chunks: a word the model reads as one `[UNK]` (longer than
+    /// `max_input_chars_per_word`, or not covered by the vocabulary, such as a hex dump or a script without spaces)
+    /// counts a token per four scalars, so that chunks of such text stay as long as chunks of words do instead of
+    /// growing without bound.
+    public func sizingCount(_ scalars: ArraySlice<Unicode.Scalar>) -> Int {
+        var ids: [Int] = []
+        appendPieces(of: scalars, to: &ids, capacity: .max, chargingUnknownWordsByLength: true)
+        return ids.count
+    }
+
     /// Appends the ids of `scalars`' special tokens and word pieces until `ids` holds `capacity`.
-    private func appendPieces(of scalars: ArraySlice<Unicode.Scalar>, to ids: inout [Int], capacity: Int) {
+    private func appendPieces(
+        of scalars: ArraySlice<Unicode.Scalar>, to ids: inout [Int], capacity: Int,
+        chargingUnknownWordsByLength sizing: Bool = false
+    ) {
         var segmentStart = scalars.startIndex
         var index = segmentStart
         // Special tokens are matched in the raw text (their `normalized` flag is false), leftmost-longest first.
         while index < scalars.endIndex, ids.count < capacity {
             if let token = addedToken(in: scalars, at: index) {
-                appendWordPieces(of: scalars[segmentStart..<index], to: &ids, capacity: capacity)
+                appendWordPieces(of: scalars[segmentStart..<index], to: &ids, capacity: capacity, sizing: sizing)
                 if ids.count < capacity { ids.append(token.id) }
                 index += token.length
                 segmentStart = index
@@ -122,13 +135,13 @@ public struct WordPieceTokenizer: Sendable {
                 // Long stretches are encoded in slices cut after a space, tab or newline (no word spans one, and
                 // normalisation does not reach across one), so a long text is only read until the encoding is full.
                 if index - segmentStart >= 2048, ["\u{20}", "\t", "\n", "\r"].contains(scalars[index - 1]) {
-                    appendWordPieces(of: scalars[segmentStart..<index], to: &ids, capacity: capacity)
+                    appendWordPieces(of: scalars[segmentStart..<index], to: &ids, capacity: capacity, sizing: sizing)
                     segmentStart = index
                 }
             }
         }
         if segmentStart < scalars.endIndex {
-            appendWordPieces(of: scalars[segmentStart..<scalars.endIndex], to: &ids, capacity: capacity)
+            appendWordPieces(of: scalars[segmentStart..<scalars.endIndex], to: &ids, capacity: capacity, sizing: sizing)
         }
     }
 
@@ -143,32 +156,39 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// Normalises, pre-tokenises and WordPiece-encodes `segment`, appending ids until `ids` holds `capacity`.
-    private func appendWordPieces(of segment: ArraySlice<Unicode.Scalar>, to ids: inout [Int], capacity: Int) {
+    private func appendWordPieces(
+        of segment: ArraySlice<Unicode.Scalar>, to ids: inout [Int], capacity: Int, sizing: Bool = false
+    ) {
         guard !segment.isEmpty, ids.count < capacity else { return }
         let normalized = normalize(segment)
         var word: [Unicode.Scalar] = []
         for scalar in normalized {
             if Self.isWhitespace(scalar) {
-                appendWord(&word, to: &ids, capacity: capacity)
+                appendWord(&word, to: &ids, capacity: capacity, sizing: sizing)
             } else if Self.isPunctuation(scalar) {
-                appendWord(&word, to: &ids, capacity: capacity)
+                appendWord(&word, to: &ids, capacity: capacity, sizing: sizing)
                 word.append(scalar)
-                appendWord(&word, to: &ids, capacity: capacity)
+                appendWord(&word, to: &ids, capacity: capacity, sizing: sizing)
             } else {
                 word.append(scalar)
             }
             if ids.count >= capacity { return }
         }
-        appendWord(&word, to: &ids, capacity: capacity)
+        appendWord(&word, to: &ids, capacity: capacity, sizing: sizing)
     }
 
     /// WordPiece: the longest vocabulary entry that starts the word, then the longest `##` entry that continues
     /// it, and so on; a word that cannot be covered, or is longer than `max_input_chars_per_word`, is `[UNK]`.
-    private func appendWord(_ word: inout [Unicode.Scalar], to ids: inout [Int], capacity: Int) {
+    private func appendWord(_ word: inout [Unicode.Scalar], to ids: inout [Int], capacity: Int, sizing: Bool) {
         defer { word.removeAll(keepingCapacity: true) }
         guard !word.isEmpty, ids.count < capacity else { return }
+        /// `[UNK]` once; for sizing, once per four scalars of the word (``sizingCount(_:)``).
+        func appendUnknown() {
+            let count = sizing ? max(1, (word.count + 3) / 4) : 1
+            ids.append(contentsOf: repeatElement(unknownID, count: min(count, capacity - ids.count)))
+        }
         guard word.count <= maximumCharactersPerWord else {
-            ids.append(unknownID)
+            appendUnknown()
             return
         }
         var pieces: [Int] = []
@@ -186,7 +206,7 @@ public struct WordPieceTokenizer: Sendable {
                 end -= 1
             }
             guard let match else {
-                ids.append(unknownID)
+                appendUnknown()
                 return
             }
             pieces.append(match)
@@ -329,5 +349,5 @@ extension WordPieceTokenizer: TokenCounter {
     /// `[CLS]` and `[SEP]`.
     public var specialTokens: Int { 2 }
 
-    public func count(_ scalars: ArraySlice<Unicode.Scalar>) -> Int { wordPieceCount(scalars) }
+    public func count(_ scalars: ArraySlice<Unicode.Scalar>) -> Int { sizingCount(scalars) }
 }

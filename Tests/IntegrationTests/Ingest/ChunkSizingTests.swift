@@ -84,7 +84,9 @@ import Testing
                 // Exactly the text ingest embeds, counted as the model counts it, untruncated.
                 let read = tokenizer.wordPieceCount(Array((context + "\n\n" + text).unicodeScalars)[...]) + 2
                 #expect(read <= 256, "chunk \(ordinal) is \(read) word pieces with its heading line")
-                #expect(tokenCount == tokenizer.wordPieceCount(Array(text.unicodeScalars)[...]))
+                // Stored as the chunker counts: the model's word pieces, and a token per four scalars of a word the
+                // model reads as one `[UNK]` (the 3,000-letter run).
+                #expect(tokenCount == tokenizer.count(text))
                 #expect(!context.isEmpty)
                 #expect(context.hasPrefix("Field guide to rather long headings"), "headings carried: \(context)")
                 #expect(headings.isEmpty || context.contains(headings.last ?? ""))
@@ -95,6 +97,28 @@ import Testing
             let fullest = chunks.map { tokenizer.wordPieceCount(Array(($0.1 + "\n\n" + $0.2).unicodeScalars)[...]) + 2 }.max()
             #expect((fullest ?? 0) > 200)
         }
+    }
+
+    /// Text minilm reads as `[UNK]` words — a hex dump with no spaces, a script written without them — makes chunks
+    /// about as long as prose does, not one chunk of the whole run: such a word counts a token per four scalars.
+    @Test func wordsMiniLMCannotReadStillMakeBoundedChunks() throws {
+        let tokenizer = try Self.tokenizer()
+        let hex = String((0..<200_000).map { _ in "0123456789abcdef".randomElement() ?? "0" })
+        let thai = String(repeating: "ภาษาไทยเขียนติดกันโดยไม่มีช่องว่าง", count: 2_000)
+        let text = "# Dump\n\nThe dump follows.\n\n\(hex)\n\n## Thai\n\n\(thai)\n"
+        let document = try TextExtractor().extract(Data(text.utf8), format: .markdown, fileName: "dump.md")
+        let chunker = Chunker(configuration: .sized(for: tokenizer, maximumTokens: tokenizer.maximumTokens))
+        let chunks = chunker.chunks(of: document)
+        #expect(chunks.count > 200)
+        for chunk in chunks {
+            // Four scalars a token, counted after normalisation (which drops Thai's combining marks), and the
+            // overlap: far from the 66,000-scalar run that made one chunk before.
+            #expect(chunk.text.unicodeScalars.count <= 8 * tokenizer.maximumTokens, "\(chunk.text.prefix(80))")
+            #expect(tokenizer.count(chunk.text) <= tokenizer.maximumTokens)
+        }
+        // Text the vocabulary covers is counted exactly as the model reads it.
+        let prose = "The cafeteria closes at 15:00 on weekdays."
+        #expect(tokenizer.count(prose) == tokenizer.wordPieceCount(Array(prose.unicodeScalars)[...]))
     }
 
     @Test func changingTheChunkSizingChunksDocumentsAgain() async throws {
