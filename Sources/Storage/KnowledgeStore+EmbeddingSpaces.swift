@@ -312,21 +312,33 @@ extension KnowledgeStore {
             throw StorageError(.inconsistentData, "\(chunkIDs.count) chunks but \(vectors.count) vectors to store.")
         }
         guard !chunkIDs.isEmpty else { return 0 }
-        let rows = try await client.query(
-            """
-            WITH stored AS (
-                INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding, text_sha256)
-                SELECT c.id, \(modelID), c.tenant_id, e.embedding::vector, decode(e.hash, 'hex')
-                FROM unnest(\(chunkIDs)::bigint[], \(vectors.map(Self.vectorLiteral))::text[], \(textHashes)::text[])
-                     AS e(chunk_id, embedding, hash)
-                JOIN chunks c ON c.id = e.chunk_id AND c.tenant_id = \(tenantID)
-                ON CONFLICT (chunk_id, model_id) DO NOTHING
-                RETURNING 1
-            )
-            SELECT count(*)::bigint FROM stored
-            """, logger: logger)
-        for count in try rows.decode(Int64.self) { return Int(count) }
-        return 0
+        let literals = vectors.map(Self.vectorLiteral)
+        // A chunk deleted by a write that committed after this statement's snapshot (or was still running: the
+        // foreign key check waits for it) fails the whole statement with a foreign key violation. Run again, the
+        // statement's snapshot no longer holds it; each retry follows a committed deletion, so a few suffice.
+        var attempt = 1
+        while true {
+            do {
+                let rows = try await client.query(
+                    """
+                    WITH stored AS (
+                        INSERT INTO chunk_embeddings (chunk_id, model_id, tenant_id, embedding, text_sha256)
+                        SELECT c.id, \(modelID), c.tenant_id, e.embedding::vector, decode(e.hash, 'hex')
+                        FROM unnest(\(chunkIDs)::bigint[], \(literals)::text[], \(textHashes)::text[])
+                             AS e(chunk_id, embedding, hash)
+                        JOIN chunks c ON c.id = e.chunk_id AND c.tenant_id = \(tenantID)
+                        ON CONFLICT (chunk_id, model_id) DO NOTHING
+                        RETURNING 1
+                    )
+                    SELECT count(*)::bigint FROM stored
+                    """, logger: logger)
+                for count in try rows.decode(Int64.self) { return Int(count) }
+                return 0
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" && attempt < 5 {
+                attempt += 1
+                logger.debug("A chunk was deleted while its vector was being stored; storing the others again")
+            }
+        }
     }
 
     // MARK: Dropping a space

@@ -340,6 +340,53 @@ import Testing
         }
     }
 
+    /// Reindex stores vectors while ingests change documents: a chunk deleted by a write that commits while its
+    /// vector is being stored is skipped, and the others are stored — not a foreign-key failure of the whole run.
+    @Test func aChunkDeletedWhileReindexStoresItsVectorIsSkipped() async throws {
+        try await Self.withDocuments { client, store, directory in
+            _ = try await Self.ingest(directory.path, with: HashingEmbedder(dimensions: 512), store: store)
+            let tenantID = try await Self.tenantID(store)
+            let next = HashingEmbedder(dimensions: 256)
+            let modelID = try await store.registerEmbeddingModel(
+                name: next.model.name, dimensions: 256, logger: Self.logger)
+            let chunks = try await store.chunksLackingEmbedding(
+                tenantID: tenantID, modelID: modelID, afterID: 0, limit: 1000, logger: Self.logger)
+            let victim = try #require(chunks.first).id
+            let vectors = try await next.embed(chunks.map(\.text))
+            let hashes = chunks.map { _ in String(repeating: "0", count: 64) }
+
+            let (release, releaser) = AsyncStream.makeStream(of: Void.self)
+            let deleting = Task {
+                try await client.withTransaction(logger: Self.logger) { connection in
+                    try await connection.query("DELETE FROM chunks WHERE id = \(victim)", logger: Self.logger)
+                    for await _ in release { break }
+                }
+            }
+            // The deletion is done and its transaction open; the store's foreign key check will wait for it.
+            while try await client.query(
+                "SELECT count(*)::bigint FROM pg_stat_activity WHERE state = 'idle in transaction'", logger: Self.logger
+            ).decode(Int64.self) != [1] {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let storing = Task {
+                try await store.addEmbeddings(
+                    tenantID: tenantID, modelID: modelID, chunkIDs: chunks.map(\.id), vectors: vectors,
+                    textHashes: hashes, logger: Self.logger)
+            }
+            while try await client.query(
+                "SELECT count(*)::bigint FROM pg_locks WHERE NOT granted", logger: Self.logger
+            ).decode(Int64.self) == [0] {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            releaser.yield()
+            releaser.finish()
+            try await deleting.value
+            #expect(try await storing.value == chunks.count - 1)
+            let stored = try await Self.vectorCounts(client)
+            #expect(stored[next.model.name] == chunks.count - 1)
+        }
+    }
+
     /// A model's first ingest stores its vectors and then builds the index over them at once; later writes find the
     /// index and fill it as they go; a model with vectors but no index (a failed first ingest) gets it before the
     /// next write.
