@@ -9,7 +9,9 @@ import Testing
 /// (bytes measured on disk), pull (progress, the model appearing, a failure mid-pull), and the bounds on what the
 /// upstream sends. No database is needed.
 @Suite struct OllamaAdminClientTests {
-    let transport = ProviderTransport(connectTimeout: .seconds(2))
+    // Generous: these tests are about Ollama's protocol, not connect timeouts, and the parallel suite's first
+    // seconds can starve the fake server's event loop for longer than 2 s.
+    let transport = ProviderTransport(connectTimeout: .seconds(30))
 
     func client(_ baseURL: String, total: Duration = .seconds(60)) -> OllamaAdminClient {
         OllamaAdminClient(
