@@ -93,9 +93,15 @@ struct Reindex: AsyncParsableCommand {
                 if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             }
             if let dropName {
-                result.vectorsDeleted = try await Reindexer(store: store, embedder: runtime.embedder, logger: logger)
-                    .drop(model: dropName, tenant: tenant, configuredModel: runtime.embedder.model.name)
-                result.dropped = dropName
+                if let summary = result.reindex, !summary.isDefault {
+                    // Not switched: the old space still answers the tenant, so it stays (the summary says why).
+                    FileHandle.standardError.write(
+                        Data("Not dropping '\(dropName)': tenant '\(tenant)' still answers from it.\n".utf8))
+                } else {
+                    result.vectorsDeleted = try await Reindexer(store: store, embedder: runtime.embedder, logger: logger)
+                        .drop(model: dropName, tenant: tenant, configuredModel: runtime.embedder.model.name)
+                    result.dropped = dropName
+                }
             }
             return result
         }
