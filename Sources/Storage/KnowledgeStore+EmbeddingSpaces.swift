@@ -194,17 +194,7 @@ extension KnowledgeStore {
     private func withIndexLock(
         for space: EmbeddingSpace, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> Void
     ) async throws {
-        let key = Self.indexLockBase | Int64(space.id)
-        try await client.withConnection(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(key))", logger: logger)
-            do {
-                try await body(connection)
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
-                throw error
-            }
-            try await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
-        }
+        try await client.withSessionAdvisoryLock(Self.indexLockBase | Int64(space.id), logger: logger, body)
     }
 
     /// The high half of the advisory lock key of a space's index ("uaix"); the model id is the low half.

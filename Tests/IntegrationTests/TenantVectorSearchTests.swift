@@ -178,6 +178,24 @@ import Testing
         }
     }
 
+    /// Two instances reconciling one model at once take turns: each tenant's index is built once, by one of them,
+    /// and both end with the same valid indexes.
+    @Test func concurrentReconcilesBuildEachIndexOnce() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            let loaded = try await Self.load(client)
+            var settings = VectorSearchSettings()
+            settings.exactScanMaxRows = 10
+            let indexes = TenantVectorIndexes(client: client, vectorSearch: settings)
+            let modelID = loaded.modelID
+            async let first = indexes.reconcile(modelID: modelID, dimensions: Self.dimensions, logger: Self.logger)
+            async let second = indexes.reconcile(modelID: modelID, dimensions: Self.dimensions, logger: Self.logger)
+            let changes = try await [first, second]
+            #expect(changes.flatMap(\.created).sorted() == [loaded.small, loaded.large].sorted())
+            #expect(changes.allSatisfy { $0.dropped.isEmpty })
+            #expect(try await indexes.existingTenants(modelID: modelID, logger: Self.logger) == [loaded.small, loaded.large])
+        }
+    }
+
     @Test func theModelsIndexAndATenantsOwnIndexBothMatchTheSearchStatement() async throws {
         try await TestDatabase.withFreshDatabase { client, _ in
             let loaded = try await Self.load(client)

@@ -49,8 +49,20 @@ public struct TenantVectorIndexes: Sendable {
 
     /// Creates the own indexes the model's tenants need now and drops those no longer needed.
     /// A model too wide for any HNSW index (over ``EmbeddingSpace/halfvecIndexLimit``) gets none.
+    ///
+    /// Instances reconciling one model take turns under a session advisory lock: without it, one would take the
+    /// other's index still being built (invalid until done) for a leftover, drop it and build it again.
     public func reconcile(modelID: Int, dimensions: Int, logger: Logger) async throws -> Changes {
         guard dimensions <= EmbeddingSpace.halfvecIndexLimit else { return Changes() }
+        return try await client.withSessionAdvisoryLock(Self.reconcileLockBase | Int64(modelID), logger: logger) { _ in
+            try await reconcileLocked(modelID: modelID, dimensions: dimensions, logger: logger)
+        }
+    }
+
+    /// The high half of the advisory lock key of a model's per-tenant indexes ("uaiv"); the model id is the low half.
+    static let reconcileLockBase: Int64 = 0x7561_6976 << 32
+
+    private func reconcileLocked(modelID: Int, dimensions: Int, logger: Logger) async throws -> Changes {
         var rowsByTenant: [Int64: Int] = [:]
         for (tenant, rows) in try await client.query(
             "SELECT tenant_id, count(*)::bigint FROM chunk_embeddings WHERE model_id = \(modelID) GROUP BY tenant_id",
