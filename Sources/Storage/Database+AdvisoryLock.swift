@@ -26,7 +26,11 @@ extension Database {
                 try await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
                 return result
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
+                // In a task of its own: a cancelled call (the usual reason to be here) would not send the unlock,
+                // and the lock would stay with the pooled connection.
+                _ = try? await Task {
+                    try await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
+                }.value
                 throw error
             }
         }
