@@ -85,7 +85,7 @@ public struct Ingestor: Sendable {
 
     /// Registers the embedder's model for an ingest; its index is built after the ingest's writes when the model has
     /// no vectors yet (``KnowledgeStore/prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)``).
-    func prepareEmbeddingSpaceForBulkWrite() async throws -> (space: EmbeddingSpace, indexDeferred: Bool) {
+    func prepareEmbeddingSpaceForBulkWrite() async throws -> KnowledgeStore.BulkWriteSpace {
         try await store.prepareEmbeddingSpaceForBulkWrite(
             name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
     }

@@ -58,18 +58,27 @@ extension KnowledgeStore {
     /// leaves the model with vectors and no index: the next write's preparation builds it.
     public func prepareEmbeddingSpaceForBulkWrite(
         name: String, dimensions: Int, logger: Logger
-    ) async throws -> (space: EmbeddingSpace, indexDeferred: Bool) {
+    ) async throws -> BulkWriteSpace {
         let id = try await registerEmbeddingModel(name: name, dimensions: dimensions, logger: logger)
         let space = EmbeddingSpace(id: id, name: name, dimensions: dimensions)
-        guard try await hasEmbeddings(modelID: id, logger: logger) else { return (space, true) }
+        guard try await hasEmbeddings(modelID: id, logger: logger) else {
+            return BulkWriteSpace(space: space, indexDeferred: true)
+        }
         try await createEmbeddingIndex(for: space, logger: logger)
-        return (space, false)
+        return BulkWriteSpace(space: space, indexDeferred: false)
+    }
+
+    /// The space a bulk write fills, and whether its index waits for the write's end.
+    public struct BulkWriteSpace: Sendable, Equatable {
+        public var space: EmbeddingSpace
+        /// The model had no vectors: ``finishBulkWrite(to:logger:)`` builds its index.
+        public var indexDeferred: Bool
     }
 
     /// Builds the index ``prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)`` deferred, if it did, and
     /// refreshes the vectors' planner statistics so that the next searches and writes plan with the space's size.
     public func finishBulkWrite(
-        to prepared: (space: EmbeddingSpace, indexDeferred: Bool), logger: Logger
+        to prepared: BulkWriteSpace, logger: Logger
     ) async throws {
         guard prepared.indexDeferred else { return }
         try await createEmbeddingIndex(for: prepared.space, logger: logger)
