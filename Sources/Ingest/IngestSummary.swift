@@ -19,6 +19,9 @@ public struct IngestSummary: Sendable, Codable, Equatable {
     /// any path) reuse it and are not counted.
     public var chunksEmbedded = 0
     public var seconds = 0.0
+    /// Of ``seconds``, the time spent building the model's vector index after the writes: a model's first ingest
+    /// stores its vectors and then builds the index over all of them at once. 0 when no index was built.
+    public var indexSeconds = 0.0
     public var failures: [Failure] = []
     /// Archive entries passed over by a defence (a `..` or absolute path, a link, a nested archive), with the
     /// reason; each is also counted in ``skipped``.
@@ -27,7 +30,8 @@ public struct IngestSummary: Sendable, Codable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case added, updated, unchanged, removed, failed, skipped, chunksEmbedded = "chunks_embedded", seconds, failures
+        case added, updated, unchanged, removed, failed, skipped, chunksEmbedded = "chunks_embedded", seconds
+        case indexSeconds = "index_seconds", failures
         case skippedEntries = "skipped_entries"
     }
 }

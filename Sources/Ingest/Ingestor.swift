@@ -110,7 +110,9 @@ public struct Ingestor: Sendable {
                     root, displayBase: nil, tenantID: tenantID, modelID: modelID, start: start, progress: progress))
         }
         await writer.refreshStatisticsWhileFilling(false)
+        let indexStart = clock.now
         try await store.finishBulkWrite(to: prepared, logger: logger)
+        if prepared.indexDeferred { summary.indexSeconds = (clock.now - indexStart).seconds }
         summary.seconds = (clock.now - start).seconds
         return summary
     }
@@ -398,7 +400,9 @@ public struct Ingestor: Sendable {
         let gone = states.keys.filter { !kept.contains($0) }
         summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
         await writer.refreshStatisticsWhileFilling(false)
+        let indexStart = clock.now
         try await store.finishBulkWrite(to: prepared, logger: logger)
+        if prepared.indexDeferred { summary.indexSeconds = (clock.now - indexStart).seconds }
         summary.seconds = (clock.now - start).seconds
         return summary
     }

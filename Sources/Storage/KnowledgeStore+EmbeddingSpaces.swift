@@ -158,13 +158,15 @@ extension KnowledgeStore {
                 metadata: ["embedding.model": "\(space.name)", "embedding.index": "\(space.indexName)"])
             // Only integers and fixed type names go into the statement.
             let type = settings.indexedType(dimensions: space.dimensions)
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        CREATE INDEX CONCURRENTLY IF NOT EXISTS \(space.indexName) ON chunk_embeddings
-                        USING hnsw ((embedding::\(type)) \(settings.operatorClass(dimensions: space.dimensions)))
-                        WHERE model_id = \(space.id)
-                        """), logger: logger)
+            try await settings.withIndexBuildMemory(on: connection, logger: logger) { connection in
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE INDEX CONCURRENTLY IF NOT EXISTS \(space.indexName) ON chunk_embeddings
+                            USING hnsw ((embedding::\(type)) \(settings.operatorClass(dimensions: space.dimensions)))
+                            WHERE model_id = \(space.id)
+                            """), logger: logger)
+            }
         }
     }
 

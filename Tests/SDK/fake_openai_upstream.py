@@ -18,6 +18,8 @@ def fixture(name):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body are two writes: without TCP_NODELAY the body waits ~40 ms for the delayed ACK.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass

@@ -121,14 +121,18 @@ public struct TenantVectorIndexes: Sendable {
         let name = Self.indexName(modelID: modelID, tenantID: tenantID)
         try await dropIfInvalid(name, logger: logger)
         let type = vectorSearch.indexedType(dimensions: dimensions)
-        try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    CREATE INDEX CONCURRENTLY IF NOT EXISTS \(name) ON chunk_embeddings
-                    USING hnsw ((embedding::\(type)) \(vectorSearch.operatorClass(dimensions: dimensions)))
-                    WITH (m = 16, ef_construction = 64)
-                    WHERE model_id = \(modelID) AND tenant_id = \(tenantID)
-                    """), logger: logger)
+        try await client.withConnection(logger: logger) { [vectorSearch] connection in
+            try await vectorSearch.withIndexBuildMemory(on: connection, logger: logger) { connection in
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE INDEX CONCURRENTLY IF NOT EXISTS \(name) ON chunk_embeddings
+                            USING hnsw ((embedding::\(type)) \(vectorSearch.operatorClass(dimensions: dimensions)))
+                            WITH (m = 16, ef_construction = 64)
+                            WHERE model_id = \(modelID) AND tenant_id = \(tenantID)
+                            """), logger: logger)
+            }
+        }
     }
 
     /// Drops the tenant's own index for the model, if there is one.

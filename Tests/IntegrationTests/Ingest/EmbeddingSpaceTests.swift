@@ -401,8 +401,12 @@ import Testing
 
             let summary = try await Self.ingest(directory.path, with: embedder, store: store)
             #expect(summary.chunksEmbedded > 0)
+            #expect(summary.indexSeconds > 0 && summary.indexSeconds <= summary.seconds)
             #expect(try await store.hasEmbeddings(modelID: first.space.id, logger: Self.logger))
             #expect(try await Self.embeddingIndexes(client).contains(first.space.indexName))
+            try directory.write("# Lockers\n\nLockers on the second floor take a one-euro coin.\n", to: "lockers.md")
+            let next = try await Self.ingest(directory.path, with: embedder, store: store)
+            #expect(next.added == 1 && next.indexSeconds == 0)
 
             let later = try await store.prepareEmbeddingSpaceForBulkWrite(
                 name: name, dimensions: 512, logger: Self.logger)
@@ -413,6 +417,44 @@ import Testing
                 name: name, dimensions: 512, logger: Self.logger)
             #expect(!repaired.indexDeferred)
             #expect(try await Self.embeddingIndexes(client).contains(first.space.indexName))
+        }
+    }
+
+    /// The session's `maintenance_work_mem` as PostgreSQL reports it, in kB.
+    static func maintenanceWorkMemory(_ connection: PostgresConnection) async throws -> Int64 {
+        let rows = try await connection.query(
+            "SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'", logger: logger
+        ).collect()
+        return try rows.first?.decode(Int64.self) ?? -1
+    }
+
+    @Test func indexBuildsRaiseTheirMemoryAndResetItAfter() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            try await client.withConnection(logger: Self.logger) { connection in
+                let server = try await Self.maintenanceWorkMemory(connection)
+                var settings = VectorSearchSettings()
+                settings.indexBuildMemoryKB = Int(server) + 100 * 1024
+                let during = try await settings.withIndexBuildMemory(on: connection, logger: Self.logger) {
+                    try await Self.maintenanceWorkMemory($0)
+                }
+                #expect(during == server + 100 * 1024)
+                #expect(try await Self.maintenanceWorkMemory(connection) == server)
+
+                struct Failed: Error {}
+                await #expect(throws: Failed.self) {
+                    try await settings.withIndexBuildMemory(on: connection, logger: Self.logger) { _ in throw Failed() }
+                }
+                #expect(try await Self.maintenanceWorkMemory(connection) == server)
+
+                // A larger setting is kept, never lowered.
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "SET maintenance_work_mem = '\(server + 200 * 1024)kB'"), logger: Self.logger)
+                let kept = try await settings.withIndexBuildMemory(on: connection, logger: Self.logger) {
+                    try await Self.maintenanceWorkMemory($0)
+                }
+                #expect(kept == server + 200 * 1024)
+                #expect(try await Self.maintenanceWorkMemory(connection) == server)
+            }
         }
     }
 
