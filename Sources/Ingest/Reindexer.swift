@@ -116,7 +116,7 @@ public struct Reindexer: Sendable {
                 afterID = last.id
                 let (vectors, hashes, embedded) = try await batcher.embeddings(
                     for: round.map(\.text), reusingFrom: store, tenantID: tenantID, modelID: modelID, logger: logger)
-                summary.stored += try await store.addEmbeddings(
+                summary.stored += try await store.addMissingEmbeddings(
                     tenantID: tenantID, modelID: modelID, chunkIDs: round.map(\.id), vectors: vectors,
                     textHashes: hashes, logger: logger)
                 summary.chunksEmbedded += embedded

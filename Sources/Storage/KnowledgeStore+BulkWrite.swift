@@ -93,7 +93,7 @@ extension KnowledgeStore {
             let replaced = writes.indices.filter { !keeping[$0] }
             if !kept.isEmpty {
                 let keptRows = Self.ChunkRows(writes: kept.map { writes[$0] }, documentIDs: kept.map { ids[$0] })
-                try await Self.addEmbeddings(toKeptChunks: keptRows, on: connection, logger: logger)
+                try await Self.replaceEmbeddings(ofKeptChunks: keptRows, on: connection, logger: logger)
             }
             let replacedIDs = replaced.map { ids[$0] }
             guard !replacedIDs.isEmpty else { return ids }
@@ -151,8 +151,8 @@ extension KnowledgeStore {
 
     /// Stores the vectors of kept chunks (found by document and ordinal), replacing any of the same model, and
     /// their heading line where the stored one differs (chunks stored before migration 0012 have none).
-    static func addEmbeddings(
-        toKeptChunks rows: ChunkRows, on connection: PostgresConnection, logger: Logger
+    static func replaceEmbeddings(
+        ofKeptChunks rows: ChunkRows, on connection: PostgresConnection, logger: Logger
     ) async throws {
         guard !rows.ordinals.isEmpty else { return }
         try await connection.query(

@@ -304,7 +304,7 @@ extension KnowledgeStore {
     /// Stores vectors of `modelID` for chunks of the tenant; chunks deleted meanwhile (their document changed) are
     /// skipped, and a vector already there is kept. Returns how many were stored.
     @discardableResult
-    public func addEmbeddings(
+    public func addMissingEmbeddings(
         tenantID: Int64, modelID: Int, chunkIDs: [Int64], vectors: [[Float]], textHashes: [String], logger: Logger
     ) async throws -> Int {
         guard chunkIDs.count == vectors.count, textHashes.count == chunkIDs.count,

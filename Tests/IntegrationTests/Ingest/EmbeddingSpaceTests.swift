@@ -369,7 +369,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(10))
             }
             let storing = Task {
-                try await store.addEmbeddings(
+                try await store.addMissingEmbeddings(
                     tenantID: tenantID, modelID: modelID, chunkIDs: chunks.map(\.id), vectors: vectors,
                     textHashes: hashes, logger: Self.logger)
             }
