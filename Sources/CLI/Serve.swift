@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import Providers
 import Routing
 import ServiceLifecycle
 import Server
@@ -58,9 +59,14 @@ struct Serve: AsyncParsableCommand {
         if let lease = runtime.lease { services.append(EmbeddedPostgresService(lease: lease, logger: logger)) }
         services.append(runtime.client.client)
         // Migrations run in the background: the server listens at once, and /ready says 503 until they are applied.
+        let store = KnowledgeStore(client: runtime.client)
+        let configuredModel = runtime.embedder.model.name
         services.append(
             SchemaMigrationService(
-                database: runtime.client, settings: runtime.settings, migrations: runtime.migrations, logger: logger))
+                database: runtime.client, settings: runtime.settings, migrations: runtime.migrations, logger: logger,
+                afterMigrations: {
+                    await Self.warnAboutIncompleteSpaces(store: store, configuredModel: configuredModel, logger: logger)
+                }))
         let metrics = PrometheusCollectorRegistry()
         let router = runtime.makeRouter(metrics: metrics)
         // The router's background jobs: usage batches, health probes, plugin_metrics aggregates.
@@ -96,5 +102,24 @@ struct Serve: AsyncParsableCommand {
             logger.notice("unity-ai is serving", metadata: ["http.address": "http://\(listenHost):\(port)"])
         }
         try await app.runService()
+    }
+
+    /// Logs a warning for each tenant (up to 20) whose answering space lacks vectors of some of its chunks — after
+    /// the configured embedding model changed, say, for tenants that were never reindexed.
+    static func warnAboutIncompleteSpaces(store: KnowledgeStore, configuredModel: String, logger: Logger) async {
+        do {
+            let incomplete = try await store.answeringSpaces(configuredModel: configuredModel, logger: logger)
+                .filter(\.isIncomplete)
+            for space in incomplete.prefix(20) {
+                logger.warning(
+                    "\(space.warning)",
+                    metadata: ["tenant": "\(space.tenant)", "embedding.model": "\(space.model)"])
+            }
+            if incomplete.count > 20 {
+                logger.warning("\(incomplete.count - 20) more tenants lack vectors too; `unity-ai tenants list` shows all.")
+            }
+        } catch {
+            logger.warning("Could not check the tenants' embedding spaces", metadata: ["error": "\(error)"])
+        }
     }
 }

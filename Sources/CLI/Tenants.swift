@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Providers
 import Storage
 
 /// `unity-ai tenants create|list|delete NAME`.
@@ -28,13 +29,44 @@ struct Tenants: AsyncParsableCommand {
         @OptionGroup var options: CommonOptions
         @Flag(help: "Print JSON.") var json = false
 
+        /// A tenant with the space that answers its questions.
+        struct Listed: Encodable {
+            var tenant: TenantStore.Tenant
+            var embedding: KnowledgeStore.AnsweringSpace?
+
+            func encode(to encoder: any Encoder) throws {
+                try tenant.encode(to: encoder)
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encodeIfPresent(embedding, forKey: .embedding)
+            }
+
+            enum Key: String, CodingKey { case embedding }
+        }
+
         func run() async throws {
             let logger = try options.makeLogger(label: "unity-ai.tenants", defaultLevel: .notice)
             let runtime = try await ApplianceRuntime.prepare(options: options, logger: logger)
-            let tenants = try await runtime.withDatabase { try await TenantStore(client: $0.client, logger: logger).list() }
-            if json { return try printJSON(tenants) }
-            for tenant in tenants {
-                print("\(tenant.name): \(tenant.documents) documents, \(tenant.keys) active keys, created \(isoDate(tenant.createdAt))")
+            let configuredModel = runtime.embedder.model.name
+            let (tenants, spaces) = try await runtime.withDatabase { database in
+                (
+                    try await TenantStore(client: database.client, logger: logger).list(),
+                    try await KnowledgeStore(client: database.client).answeringSpaces(configuredModel: configuredModel, logger: logger)
+                )
+            }
+            let spaceByTenant = Dictionary(spaces.map { ($0.tenant, $0) }, uniquingKeysWith: { first, _ in first })
+            let listed = tenants.map { Listed(tenant: $0, embedding: spaceByTenant[$0.name]) }
+            if json { return try printJSON(listed) }
+            for entry in listed {
+                let tenant = entry.tenant
+                var line = "\(tenant.name): \(tenant.documents) documents, \(tenant.keys) active keys, created \(isoDate(tenant.createdAt))"
+                if let space = entry.embedding {
+                    line += "; answered by \(space.model)\(space.isTenantDefault ? "" : " (configured)"), "
+                        + "\(space.chunksWithVectors) of \(space.chunks) chunks with its vectors"
+                }
+                print(line)
+            }
+            for space in spaces where space.isIncomplete {
+                FileHandle.standardError.write(Data("warning: \(space.warning)\n".utf8))
             }
         }
     }

@@ -16,16 +16,19 @@ public struct SchemaMigrationService: Service {
     let settings: DatabaseSettings
     let migrations: [Migration]
     let logger: Logger
+    /// Runs once, after the schema is current (start-up checks that need it).
+    let afterMigrations: (@Sendable () async -> Void)?
 
     public init(
         configuration: Configuration = .init(), database: Database, settings: DatabaseSettings, migrations: [Migration],
-        logger: Logger
+        logger: Logger, afterMigrations: (@Sendable () async -> Void)? = nil
     ) {
         self.configuration = configuration
         self.database = database
         self.settings = settings
         self.migrations = migrations
         self.logger = logger
+        self.afterMigrations = afterMigrations
     }
 
     public func run() async throws {
@@ -36,6 +39,7 @@ public struct SchemaMigrationService: Service {
                 let applied = try await Migrator(client: database, migrations: migrations).migrate(logger: logger)
                 if !applied.isEmpty { logger.info("Applied migrations", metadata: ["migrations": "\(applied)"]) }
                 logger.info("Database schema is current", metadata: ["postgres.server": "\(settings)"])
+                await afterMigrations?()
                 break
             } catch let error as StorageError where error.code == .serverUnreachable {
                 // Said once per distinct problem, not every attempt.

@@ -420,6 +420,35 @@ import Testing
         }
     }
 
+    @Test func eachTenantsAnsweringSpaceAndItsCoverageAreListed() async throws {
+        try await Self.withDocuments { _, store, directory in
+            let embedder = HashingEmbedder(dimensions: 512)
+            let name = embedder.model.name
+            _ = try await Self.ingest(directory.path, with: embedder, store: store)
+            _ = try await store.ensureTenant(named: "empty", logger: Self.logger)
+
+            let configured = try await store.answeringSpaces(configuredModel: name, logger: Self.logger)
+            #expect(configured.map(\.tenant) == ["default", "empty"])
+            let tenant = try #require(configured.first)
+            #expect(tenant.model == name && !tenant.isTenantDefault)
+            #expect(tenant.chunks >= Self.documents.count && tenant.chunksWithVectors == tenant.chunks && !tenant.isIncomplete)
+            #expect(configured.last?.chunks == 0 && configured.last?.isIncomplete == false)
+
+            // The configured model changed: the tenant, never reindexed, has no vectors of the new one.
+            let changed = try await store.answeringSpaces(configuredModel: "openai/text-embedding-3-small", logger: Self.logger)
+            let stale = try #require(changed.first)
+            #expect(stale.model == "openai/text-embedding-3-small" && stale.chunksWithVectors == 0 && stale.isIncomplete)
+            #expect(stale.warning.contains("unity-ai reindex --model openai/text-embedding-3-small --tenant default"))
+
+            // A tenant with a default of its own is answered by it, whatever is configured.
+            let space = try #require(try await store.embeddingSpace(named: name, logger: Self.logger))
+            #expect(try await store.makeDefaultIfComplete(tenantID: try await Self.tenantID(store), modelID: space.id, logger: Self.logger))
+            let pinned = try #require(
+                try await store.answeringSpaces(configuredModel: "openai/text-embedding-3-small", logger: Self.logger).first)
+            #expect(pinned.model == name && pinned.isTenantDefault && !pinned.isIncomplete)
+        }
+    }
+
     /// The session's `maintenance_work_mem` as PostgreSQL reports it, in kB.
     static func maintenanceWorkMemory(_ connection: PostgresConnection) async throws -> Int64 {
         let rows = try await connection.query(

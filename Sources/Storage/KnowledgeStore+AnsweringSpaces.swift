@@ -1,0 +1,62 @@
+import Logging
+import PostgresNIO
+
+/// Which space answers each tenant's questions, and how much of the tenant it covers: the check behind `unity-ai
+/// tenants list` and the server's start-up warning. A tenant whose default space was never set is answered by the
+/// configured model; when that model changes, such a tenant has no vectors of the new one until it is reindexed or
+/// its documents are ingested again, and its questions are ranked by their words alone — this makes that visible.
+extension KnowledgeStore {
+    /// One tenant's answering space and its coverage.
+    public struct AnsweringSpace: Sendable, Equatable, Encodable {
+        public var tenant: String
+        /// The model whose vectors answer the tenant's questions.
+        public var model: String
+        /// Whether ``model`` is the tenant's stored default (set by `reindex`), rather than the configured model.
+        public var isTenantDefault: Bool
+        /// The tenant's chunks.
+        public var chunks: Int
+        /// Of ``chunks``, those with a vector of ``model``.
+        public var chunksWithVectors: Int
+
+        /// Some of the tenant's chunks cannot be found by meaning: they have no vector of the answering model.
+        public var isIncomplete: Bool { chunksWithVectors < chunks }
+
+        enum CodingKeys: String, CodingKey {
+            case tenant, model, isTenantDefault = "is_tenant_default", chunks, chunksWithVectors = "chunks_with_vectors"
+        }
+    }
+
+    /// Every tenant's answering space (its stored default, else `configuredModel`) with its coverage, by tenant
+    /// name. Counts every chunk of every tenant: for maintenance commands and start-up, not for a request.
+    public func answeringSpaces(configuredModel: String, logger: Logger) async throws -> [AnsweringSpace] {
+        let rows = try await client.query(
+            """
+            WITH answering AS (
+                SELECT t.id, t.name, coalesce(m.name, \(configuredModel)) AS model, m.id IS NOT NULL AS is_default,
+                       coalesce(m.id, (SELECT c.id FROM embedding_models c WHERE c.name = \(configuredModel))) AS model_id
+                FROM tenants t LEFT JOIN embedding_models m ON m.id = t.embedding_model_id
+            )
+            SELECT a.name, a.model, a.is_default,
+                   (SELECT count(*) FROM chunks c WHERE c.tenant_id = a.id)::bigint,
+                   (SELECT count(*) FROM chunk_embeddings e WHERE e.tenant_id = a.id AND e.model_id = a.model_id)::bigint
+            FROM answering a
+            ORDER BY a.name
+            """, logger: logger)
+        return try rows.decode((String, String, Bool, Int64, Int64).self).map {
+            AnsweringSpace(
+                tenant: $0.0, model: $0.1, isTenantDefault: $0.2, chunks: Int($0.3), chunksWithVectors: Int($0.4))
+        }
+    }
+}
+
+extension KnowledgeStore.AnsweringSpace {
+    /// What to tell an operator about an incomplete space: what is missing and the command that fills it.
+    public var warning: String {
+        let whose = isTenantDefault ? "its default model" : "the configured embedding model (it has no default of its own)"
+        return """
+            Tenant '\(tenant)' is answered by '\(model)', \(whose), but only \(chunksWithVectors) of its \(chunks) \
+            chunks have vectors of it: the others are found by their words alone. Run `unity-ai reindex --model \
+            \(model) --tenant \(tenant)`, or ingest its documents again.
+            """
+    }
+}
