@@ -19,8 +19,9 @@ public struct IngestSummary: Sendable, Codable, Equatable {
     /// any path) reuse it and are not counted.
     public var chunksEmbedded = 0
     public var seconds = 0.0
-    /// Of ``seconds``, the time spent building the model's vector index after the writes: a model's first ingest
-    /// stores its vectors and then builds the index over all of them at once. 0 when no index was built.
+    /// Of ``seconds``, the time spent building the model's vector index: after the writes of a model's first ingest
+    /// (which stores its vectors, then builds the index over all of them and refreshes their statistics), or before
+    /// the writes when the index was missing (left invalid by an interrupted build). 0 when no index was built.
     public var indexSeconds = 0.0
     public var failures: [Failure] = []
     /// Archive entries passed over by a defence (a `..` or absolute path, a link, a nested archive), with the

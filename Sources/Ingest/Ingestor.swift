@@ -99,7 +99,9 @@ public struct Ingestor: Sendable {
         let start = clock.now
         var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
+        let preparation = clock.now
         let prepared = try await prepareEmbeddingSpaceForBulkWrite()
+        var indexSeconds = prepared.builtIndex ? (clock.now - preparation).seconds : 0
         let modelID = prepared.space.id
         await writer.refreshStatisticsWhileFilling(prepared.indexDeferred)
 
@@ -111,8 +113,8 @@ public struct Ingestor: Sendable {
         }
         await writer.refreshStatisticsWhileFilling(false)
         let indexStart = clock.now
-        try await store.finishBulkWrite(to: prepared, logger: logger)
-        if prepared.indexDeferred { summary.indexSeconds = (clock.now - indexStart).seconds }
+        if try await store.finishBulkWrite(to: prepared, logger: logger) { indexSeconds += (clock.now - indexStart).seconds }
+        summary.indexSeconds = indexSeconds
         summary.seconds = (clock.now - start).seconds
         return summary
     }
@@ -383,7 +385,9 @@ public struct Ingestor: Sendable {
         let start = clock.now
         var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
+        let preparation = clock.now
         let prepared = try await prepareEmbeddingSpaceForBulkWrite()
+        var indexSeconds = prepared.builtIndex ? (clock.now - preparation).seconds : 0
         let modelID = prepared.space.id
         await writer.refreshStatisticsWhileFilling(prepared.indexDeferred)
         let states = try await store.documentStates(
@@ -401,8 +405,8 @@ public struct Ingestor: Sendable {
         summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
         await writer.refreshStatisticsWhileFilling(false)
         let indexStart = clock.now
-        try await store.finishBulkWrite(to: prepared, logger: logger)
-        if prepared.indexDeferred { summary.indexSeconds = (clock.now - indexStart).seconds }
+        if try await store.finishBulkWrite(to: prepared, logger: logger) { indexSeconds += (clock.now - indexStart).seconds }
+        summary.indexSeconds = indexSeconds
         summary.seconds = (clock.now - start).seconds
         return summary
     }
@@ -424,7 +428,7 @@ public struct Ingestor: Sendable {
     }
 
     /// The lowercase ASCII hex digit of a value below 16.
-    private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 0x30 + value : 0x57 + value }
+    private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value }
 
     /// The prefix of the source URIs of an archive's entries: `file:///docs/bundle.zip!/`.
     static func archivePrefix(forPath path: String) -> String { uri(forPath: path) + "!/" }

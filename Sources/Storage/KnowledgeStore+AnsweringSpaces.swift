@@ -27,21 +27,29 @@ extension KnowledgeStore {
     }
 
     /// Every tenant's answering space (its stored default, else `configuredModel`) with its coverage, by tenant
-    /// name. Counts every chunk of every tenant: for maintenance commands and start-up, not for a request.
-    public func answeringSpaces(configuredModel: String, logger: Logger) async throws -> [AnsweringSpace] {
-        let rows = try await client.query(
-            """
-            WITH answering AS (
-                SELECT t.id, t.name, coalesce(m.name, \(configuredModel)) AS model, m.id IS NOT NULL AS is_default,
-                       coalesce(m.id, (SELECT c.id FROM embedding_models c WHERE c.name = \(configuredModel))) AS model_id
-                FROM tenants t LEFT JOIN embedding_models m ON m.id = t.embedding_model_id
-            )
-            SELECT a.name, a.model, a.is_default,
-                   (SELECT count(*) FROM chunks c WHERE c.tenant_id = a.id)::bigint,
-                   (SELECT count(*) FROM chunk_embeddings e WHERE e.tenant_id = a.id AND e.model_id = a.model_id)::bigint
-            FROM answering a
-            ORDER BY a.name
-            """, logger: logger)
+    /// name. Counts every chunk of every tenant: for maintenance commands and start-up, not for a request; a count
+    /// that takes longer than `timeout` is cancelled by the server (a shutdown during start-up waits for no more).
+    public func answeringSpaces(
+        configuredModel: String, timeout: Duration = .seconds(30), logger: Logger
+    ) async throws -> [AnsweringSpace] {
+        let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let rows = try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
+            return QueryRows(rows: try await connection.query(
+                """
+                WITH answering AS (
+                    SELECT t.id, t.name, coalesce(m.name, \(configuredModel)) AS model, m.id IS NOT NULL AS is_default,
+                           coalesce(m.id, (SELECT c.id FROM embedding_models c WHERE c.name = \(configuredModel))) AS model_id
+                    FROM tenants t LEFT JOIN embedding_models m ON m.id = t.embedding_model_id
+                )
+                SELECT a.name, a.model, a.is_default,
+                       (SELECT count(*) FROM chunks c WHERE c.tenant_id = a.id)::bigint,
+                       (SELECT count(*) FROM chunk_embeddings e WHERE e.tenant_id = a.id AND e.model_id = a.model_id)::bigint
+                FROM answering a
+                ORDER BY a.name
+                """, logger: logger).collect())
+        }
         return try rows.decode((String, String, Bool, Int64, Int64).self).map {
             AnsweringSpace(
                 tenant: $0.0, model: $0.1, isTenantDefault: $0.2, chunks: Int($0.3), chunksWithVectors: Int($0.4))

@@ -62,10 +62,10 @@ extension KnowledgeStore {
         let id = try await registerEmbeddingModel(name: name, dimensions: dimensions, logger: logger)
         let space = EmbeddingSpace(id: id, name: name, dimensions: dimensions)
         guard try await hasEmbeddings(modelID: id, logger: logger) else {
-            return BulkWriteSpace(space: space, indexDeferred: true)
+            return BulkWriteSpace(space: space, indexDeferred: true, builtIndex: false)
         }
-        try await createEmbeddingIndex(for: space, logger: logger)
-        return BulkWriteSpace(space: space, indexDeferred: false)
+        let built = try await createEmbeddingIndex(for: space, logger: logger)
+        return BulkWriteSpace(space: space, indexDeferred: false, builtIndex: built)
     }
 
     /// The space a bulk write fills, and whether its index waits for the write's end.
@@ -73,16 +73,22 @@ extension KnowledgeStore {
         public var space: EmbeddingSpace
         /// The model had no vectors: ``finishBulkWrite(to:logger:)`` builds its index.
         public var indexDeferred: Bool
+        /// The preparation built the index over vectors already stored (it was missing, or left invalid by an
+        /// interrupted build).
+        public var builtIndex: Bool
     }
 
     /// Builds the index ``prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)`` deferred, if it did, and
     /// refreshes the vectors' planner statistics so that the next searches and writes plan with the space's size.
+    /// Returns whether it built the index.
+    @discardableResult
     public func finishBulkWrite(
         to prepared: BulkWriteSpace, logger: Logger
-    ) async throws {
-        guard prepared.indexDeferred else { return }
-        try await createEmbeddingIndex(for: prepared.space, logger: logger)
+    ) async throws -> Bool {
+        guard prepared.indexDeferred else { return false }
+        let built = try await createEmbeddingIndex(for: prepared.space, logger: logger)
         try await refreshEmbeddingStatistics(logger: logger)
+        return built
     }
 
     /// `ANALYZE chunk_embeddings`: the planner's statistics of the stored vectors (row count, each tenant's and
@@ -135,19 +141,20 @@ extension KnowledgeStore {
     /// `CREATE INDEX CONCURRENTLY` on a connection of its own, outside any transaction, so searches and writes
     /// carry on while it builds. Instances take turns under a session-level advisory lock per model; an index left
     /// invalid by an interrupted build is dropped and built again. A space over 4,000 dimensions cannot be indexed
-    /// by pgvector: it is logged and searched by a scan.
+    /// by pgvector: it is logged and searched by a scan. Returns whether it built the index.
+    @discardableResult
     public func createEmbeddingIndex(
         for space: EmbeddingSpace, settings: VectorSearchSettings = .init(), logger: Logger
-    ) async throws {
+    ) async throws -> Bool {
         guard space.isIndexable else {
             logger.warning(
                 "Embedding space too wide for an HNSW index; searches will scan it",
                 metadata: ["embedding.model": "\(space.name)", "embedding.dimensions": "\(space.dimensions)"])
-            return
+            return false
         }
-        try await withIndexLock(for: space, logger: logger) { connection in
+        return try await withIndexLock(for: space, logger: logger) { connection in
             switch try await Self.indexValidity(space.indexName, connection: connection, logger: logger) {
-            case true?: return
+            case true?: return false
             case false?:
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "DROP INDEX CONCURRENTLY IF EXISTS \(space.indexName)"), logger: logger)
@@ -156,17 +163,10 @@ extension KnowledgeStore {
             logger.info(
                 "Building the HNSW index of an embedding space",
                 metadata: ["embedding.model": "\(space.name)", "embedding.index": "\(space.indexName)"])
-            // Only integers and fixed type names go into the statement.
-            let type = settings.indexedType(dimensions: space.dimensions)
-            try await settings.withIndexBuildMemory(on: connection, logger: logger) { connection in
-                try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            CREATE INDEX CONCURRENTLY IF NOT EXISTS \(space.indexName) ON chunk_embeddings
-                            USING hnsw ((embedding::\(type)) \(settings.operatorClass(dimensions: space.dimensions)))
-                            WHERE model_id = \(space.id)
-                            """), logger: logger)
-            }
+            try await HNSWIndexBuild(
+                name: space.indexName, predicate: "model_id = \(space.id)", dimensions: space.dimensions, settings: settings
+            ).run(on: connection, logger: logger)
+            return true
         }
     }
 
@@ -202,9 +202,9 @@ extension KnowledgeStore {
 
     /// Runs `body` on one connection holding the session advisory lock of the space's index, released after it
     /// (or with the connection, should the call be cut off).
-    private func withIndexLock(
-        for space: EmbeddingSpace, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> Void
-    ) async throws {
+    private func withIndexLock<Result: Sendable>(
+        for space: EmbeddingSpace, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         try await client.withSessionAdvisoryLock(Self.indexLockBase | Int64(space.id), logger: logger, body)
     }
 

@@ -120,19 +120,10 @@ public struct TenantVectorIndexes: Sendable {
     public func create(modelID: Int, dimensions: Int, tenantID: Int64, logger: Logger) async throws {
         let name = Self.indexName(modelID: modelID, tenantID: tenantID)
         try await dropIfInvalid(name, logger: logger)
-        let type = vectorSearch.indexedType(dimensions: dimensions)
-        try await client.withConnection(logger: logger) { [vectorSearch] connection in
-            try await vectorSearch.withIndexBuildMemory(on: connection, logger: logger) { connection in
-                try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            CREATE INDEX CONCURRENTLY IF NOT EXISTS \(name) ON chunk_embeddings
-                            USING hnsw ((embedding::\(type)) \(vectorSearch.operatorClass(dimensions: dimensions)))
-                            WITH (m = 16, ef_construction = 64)
-                            WHERE model_id = \(modelID) AND tenant_id = \(tenantID)
-                            """), logger: logger)
-            }
-        }
+        let build = HNSWIndexBuild(
+            name: name, predicate: "model_id = \(modelID) AND tenant_id = \(tenantID)", dimensions: dimensions,
+            settings: vectorSearch)
+        try await client.withConnection(logger: logger) { try await build.run(on: $0, logger: logger) }
     }
 
     /// Drops the tenant's own index for the model, if there is one.

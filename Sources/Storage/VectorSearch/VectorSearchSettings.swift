@@ -28,10 +28,9 @@ public struct VectorSearchSettings: Sendable, Equatable {
     /// Dimensions from which a model's vectors are indexed as `halfvec` (pgvector indexes `vector` up to 2,000
     /// dimensions and `halfvec` up to 4,000). Defaults to 2,001.
     public var halfvecFromDimensions = 2001
-    /// `maintenance_work_mem`, in kB, that index builds raise their session to (never lower than the server's own
-    /// setting). Defaults to 1 GB: the graph of about 700,000 384-dimensional vectors is built in memory; a graph
-    /// that outgrows it is finished on disk, several times slower. PostgreSQL takes the memory as the graph grows,
-    /// so a small index uses little of it.
+    /// The most `maintenance_work_mem`, in kB, an index build raises its session to: builds ask for what their graph
+    /// needs (``indexBuildMemoryKB(vectors:dimensions:)``), never less than the server's own setting. Defaults to 1 GB,
+    /// the graph of about 330,000 384-dimensional vectors; a graph that outgrows it is finished on disk, more slowly.
     public var indexBuildMemoryKB = 1_048_576
 
     public init() {}

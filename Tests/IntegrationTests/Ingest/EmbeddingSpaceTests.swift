@@ -461,30 +461,73 @@ import Testing
         try await TestDatabase.withFreshDatabase { client, _ in
             try await client.withConnection(logger: Self.logger) { connection in
                 let server = try await Self.maintenanceWorkMemory(connection)
-                var settings = VectorSearchSettings()
-                settings.indexBuildMemoryKB = Int(server) + 100 * 1024
-                let during = try await settings.withIndexBuildMemory(on: connection, logger: Self.logger) {
-                    try await Self.maintenanceWorkMemory($0)
-                }
-                #expect(during == server + 100 * 1024)
+                // The statement records the setting it ran with.
+                try await HNSWIndexBuild.run(
+                    "CREATE TABLE seen AS SELECT setting::bigint AS kb FROM pg_settings WHERE name = 'maintenance_work_mem'",
+                    name: "unused", memoryKB: Int(server) + 100 * 1024, on: connection, logger: Self.logger)
+                let during = try await connection.query("SELECT kb FROM seen", logger: Self.logger).collect()
+                #expect(try during.first?.decode(Int64.self) == server + 100 * 1024)
                 #expect(try await Self.maintenanceWorkMemory(connection) == server)
 
-                struct Failed: Error {}
-                await #expect(throws: Failed.self) {
-                    try await settings.withIndexBuildMemory(on: connection, logger: Self.logger) { _ in throw Failed() }
+                await #expect(throws: PSQLError.self) {
+                    try await HNSWIndexBuild.run(
+                        "SELECT 1 / 0", name: "unused", memoryKB: Int(server) + 100 * 1024, on: connection,
+                        logger: Self.logger)
                 }
                 #expect(try await Self.maintenanceWorkMemory(connection) == server)
 
-                // A larger setting is kept, never lowered.
+                // A larger setting is kept, never lowered (nor reset).
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "SET maintenance_work_mem = '\(server + 200 * 1024)kB'"), logger: Self.logger)
-                let kept = try await settings.withIndexBuildMemory(on: connection, logger: Self.logger) {
-                    try await Self.maintenanceWorkMemory($0)
-                }
-                #expect(kept == server + 200 * 1024)
-                #expect(try await Self.maintenanceWorkMemory(connection) == server)
+                try await HNSWIndexBuild.run(
+                    "CREATE TABLE kept AS SELECT setting::bigint AS kb FROM pg_settings WHERE name = 'maintenance_work_mem'",
+                    name: "unused", memoryKB: Int(server) + 100 * 1024, on: connection, logger: Self.logger)
+                let kept = try await connection.query("SELECT kb FROM kept", logger: Self.logger).collect()
+                #expect(try kept.first?.decode(Int64.self) == server + 200 * 1024)
+                #expect(try await Self.maintenanceWorkMemory(connection) == server + 200 * 1024)
+                try await connection.query("RESET maintenance_work_mem", logger: Self.logger)
             }
         }
+    }
+
+    /// A parallel HNSW build reserves all of `maintenance_work_mem` in the server's shared memory: asked for more
+    /// than `/dev/shm` holds (a container's 64 MB; here a terabyte), the build is refused, and runs again at the
+    /// server's own setting.
+    @Test func aBuildRefusedSharedMemoryRunsAgainAtTheServersSetting() async throws {
+        try await TestDatabase.withFreshDatabase { client, _ in
+            try await client.query(
+                """
+                CREATE TABLE scratch_vectors AS
+                SELECT i AS id, ARRAY[sin(i), cos(i), sin(2 * i)]::vector(3) AS v FROM generate_series(1, 500) i
+                """, logger: Self.logger)
+            try await client.query("ALTER TABLE scratch_vectors SET (parallel_workers = 1)", logger: Self.logger)
+            let statement =
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS scratch_vectors_hnsw ON scratch_vectors USING hnsw (v vector_cosine_ops)"
+            try await client.withConnection(logger: Self.logger) { connection in
+                let server = try await Self.maintenanceWorkMemory(connection)
+                try await HNSWIndexBuild.run(
+                    statement, name: "scratch_vectors_hnsw", memoryKB: 1 << 30, on: connection, logger: Self.logger)
+                #expect(try await Self.maintenanceWorkMemory(connection) == server)
+            }
+            let valid = try await client.query(
+                """
+                SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                WHERE c.relname = 'scratch_vectors_hnsw'
+                """, logger: Self.logger
+            ).decode(Bool.self)
+            #expect(valid == [true])
+        }
+    }
+
+    @Test func indexBuildMemoryFollowsTheGraphUpToItsLimit() {
+        let settings = VectorSearchSettings()
+        // 28,031 vectors of 64 dimensions fit PostgreSQL's 64 MB default: no raise.
+        #expect(settings.indexBuildMemoryKB(vectors: 28_031, dimensions: 64) < 64 * 1024)
+        // 40,000 of 384 do not (pgvector reported 64 MB full after 28,373).
+        #expect(settings.indexBuildMemoryKB(vectors: 40_000, dimensions: 384) > 40_000 * 2_400 / 1024)
+        #expect(settings.indexBuildMemoryKB(vectors: 10_000_000, dimensions: 384) == settings.indexBuildMemoryKB)
+        #expect(settings.indexBuildMemoryKB(vectors: .max, dimensions: 4_000) == settings.indexBuildMemoryKB)
+        #expect(settings.indexBuildMemoryKB(vectors: 0, dimensions: 384) == 16 * 1024)
     }
 
     @Test func aModelWiderThan2000DimensionsGetsAHalfvecIndexThatSearchesUse() async throws {
