@@ -65,7 +65,7 @@ struct Serve: AsyncParsableCommand {
             SchemaMigrationService(
                 database: runtime.client, settings: runtime.settings, migrations: runtime.migrations, logger: logger,
                 afterMigrations: {
-                    await Self.warnAboutIncompleteSpaces(store: store, configuredModel: configuredModel, logger: logger)
+                    await store.warnAboutIncompleteAnsweringSpaces(configuredModel: configuredModel, logger: logger)
                 }))
         let metrics = PrometheusCollectorRegistry()
         let router = runtime.makeRouter(metrics: metrics)
@@ -102,24 +102,5 @@ struct Serve: AsyncParsableCommand {
             logger.notice("unity-ai is serving", metadata: ["http.address": "http://\(listenHost):\(port)"])
         }
         try await app.runService()
-    }
-
-    /// Logs a warning for each tenant (up to 20) whose answering space lacks vectors of some of its chunks — after
-    /// the configured embedding model changed, say, for tenants that were never reindexed.
-    static func warnAboutIncompleteSpaces(store: KnowledgeStore, configuredModel: String, logger: Logger) async {
-        do {
-            let incomplete = try await store.answeringSpaces(configuredModel: configuredModel, logger: logger)
-                .filter(\.isIncomplete)
-            for space in incomplete.prefix(20) {
-                logger.warning(
-                    "\(space.warning)",
-                    metadata: ["tenant": "\(space.tenant)", "embedding.model": "\(space.model)"])
-            }
-            if incomplete.count > 20 {
-                logger.warning("\(incomplete.count - 20) more tenants lack vectors too; `unity-ai tenants list` shows all.")
-            }
-        } catch {
-            logger.warning("Could not check the tenants' embedding spaces", metadata: ["error": "\(error)"])
-        }
     }
 }

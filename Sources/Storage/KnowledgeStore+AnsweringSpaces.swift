@@ -57,6 +57,28 @@ extension KnowledgeStore {
     }
 }
 
+extension KnowledgeStore {
+    /// Logs a warning for each tenant (up to `limit`) whose answering space lacks vectors of some of its chunks —
+    /// after the configured embedding model changed, say, for tenants never reindexed: what `serve` checks once its
+    /// schema is current. A failed check is logged, never thrown.
+    public func warnAboutIncompleteAnsweringSpaces(configuredModel: String, limit: Int = 20, logger: Logger) async {
+        do {
+            let incomplete = try await answeringSpaces(configuredModel: configuredModel, logger: logger)
+                .filter(\.isIncomplete)
+            for space in incomplete.prefix(max(0, limit)) {
+                logger.warning(
+                    "\(space.warning)", metadata: ["tenant": "\(space.tenant)", "embedding.model": "\(space.model)"])
+            }
+            if incomplete.count > limit {
+                logger.warning(
+                    "\(incomplete.count - limit) more tenants lack vectors of their answering model; `unity-ai tenants list` shows all.")
+            }
+        } catch {
+            logger.warning("Could not check the tenants' embedding spaces", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
 extension KnowledgeStore.AnsweringSpace {
     /// What to tell an operator about an incomplete space: what is missing and the command that fills it.
     public var warning: String {

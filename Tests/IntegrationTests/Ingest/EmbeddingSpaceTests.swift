@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
+import InMemoryLogging
 import Ingest
+import Logging
 import PostgresNIO
 import Providers
 import Retrieval
@@ -439,6 +441,17 @@ import Testing
             let stale = try #require(changed.first)
             #expect(stale.model == "openai/text-embedding-3-small" && stale.chunksWithVectors == 0 && stale.isIncomplete)
             #expect(stale.warning.contains("unity-ai reindex --model openai/text-embedding-3-small --tenant default"))
+
+            // What `serve` logs once its schema is current: one warning for that tenant, none while it is complete.
+            let handler = InMemoryLogHandler()
+            let captured = Logger(label: "serve", factory: { _ in handler })
+            await store.warnAboutIncompleteAnsweringSpaces(configuredModel: name, logger: captured)
+            #expect(handler.entries.filter { $0.level == .warning }.isEmpty)
+            await store.warnAboutIncompleteAnsweringSpaces(
+                configuredModel: "openai/text-embedding-3-small", logger: captured)
+            let warnings = handler.entries.filter { $0.level == .warning }
+            #expect(warnings.count == 1 && warnings.first?.metadata["tenant"] == "default")
+            #expect(warnings.first?.message.description == stale.warning)
 
             // A tenant with a default of its own is answered by it, whatever is configured.
             let space = try #require(try await store.embeddingSpace(named: name, logger: Self.logger))
