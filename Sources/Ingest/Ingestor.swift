@@ -83,11 +83,24 @@ public struct Ingestor: Sendable {
         ).id
     }
 
-    /// Registers the embedder's model for an ingest; its index is built after the ingest's writes when the model has
-    /// no vectors yet (``KnowledgeStore/prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)``).
-    func prepareEmbeddingSpaceForBulkWrite() async throws -> KnowledgeStore.BulkWriteSpace {
-        try await store.prepareEmbeddingSpaceForBulkWrite(
+    /// Runs an ingest's writes, `body` (given the model's id), on the embedder's space prepared for a bulk write: its
+    /// index is built after them when the model has no vectors yet
+    /// (``KnowledgeStore/prepareEmbeddingSpaceForBulkWrite(name:dimensions:logger:)``), and the statistics of the
+    /// vectors are refreshed as they fill it. The summary `body` returns gets the time spent building the index, at
+    /// either end, as ``IngestSummary/indexSeconds``.
+    func withBulkWrite(_ body: (Int) async throws -> IngestSummary) async throws -> IngestSummary {
+        let clock = ContinuousClock()
+        let preparation = clock.now
+        let prepared = try await store.prepareEmbeddingSpaceForBulkWrite(
             name: embedder.model.name, dimensions: embedder.model.dimensions, logger: logger)
+        var indexSeconds = prepared.builtIndex ? (clock.now - preparation).seconds : 0
+        await writer.refreshStatisticsWhileFilling(prepared.indexDeferred)
+        var summary = try await body(prepared.space.id)
+        await writer.refreshStatisticsWhileFilling(false)
+        let finish = clock.now
+        if try await store.finishBulkWrite(to: prepared, logger: logger) { indexSeconds += (clock.now - finish).seconds }
+        summary.indexSeconds = indexSeconds
+        return summary
     }
 
     /// Ingests every path (directories recursively, or single files) for the tenant, created if absent. The summary's
@@ -97,24 +110,17 @@ public struct Ingestor: Sendable {
     ) async throws -> IngestSummary {
         let clock = ContinuousClock()
         let start = clock.now
-        var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
-        let preparation = clock.now
-        let prepared = try await prepareEmbeddingSpaceForBulkWrite()
-        var indexSeconds = prepared.builtIndex ? (clock.now - preparation).seconds : 0
-        let modelID = prepared.space.id
-        await writer.refreshStatisticsWhileFilling(prepared.indexDeferred)
-
-        for path in paths {
-            let root = URL(fileURLWithPath: path).standardizedFileURL.path
-            summary.merge(
-                try await ingestRoot(
-                    root, displayBase: nil, tenantID: tenantID, modelID: modelID, start: start, progress: progress))
+        var summary = try await withBulkWrite { modelID in
+            var summary = IngestSummary()
+            for path in paths {
+                let root = URL(fileURLWithPath: path).standardizedFileURL.path
+                summary.merge(
+                    try await ingestRoot(
+                        root, displayBase: nil, tenantID: tenantID, modelID: modelID, start: start, progress: progress))
+            }
+            return summary
         }
-        await writer.refreshStatisticsWhileFilling(false)
-        let indexStart = clock.now
-        if try await store.finishBulkWrite(to: prepared, logger: logger) { indexSeconds += (clock.now - indexStart).seconds }
-        summary.indexSeconds = indexSeconds
         summary.seconds = (clock.now - start).seconds
         return summary
     }
@@ -383,30 +389,24 @@ public struct Ingestor: Sendable {
     ) async throws -> IngestSummary {
         let clock = ContinuousClock()
         let start = clock.now
-        var summary = IngestSummary()
         let tenantID = try await store.ensureTenant(named: tenant, logger: logger)
-        let preparation = clock.now
-        let prepared = try await prepareEmbeddingSpaceForBulkWrite()
-        var indexSeconds = prepared.builtIndex ? (clock.now - preparation).seconds : 0
-        let modelID = prepared.space.id
-        await writer.refreshStatisticsWhileFilling(prepared.indexDeferred)
-        let states = try await store.documentStates(
-            tenantID: tenantID, scope: .under(sourcePrefix), modelID: modelID, logger: logger)
-        let outcomes = await runBounded(count: documents.count, start: start, progress: progress) { index in
-            let document = documents[index]
-            return await ingestContent(
-                document.content, format: document.format, fileName: document.displayPath, sourceURI: document.uri,
-                displayPath: document.displayPath, metadata: [:], state: states[document.uri], tenantID: tenantID,
-                modelID: modelID)
+        var summary = try await withBulkWrite { modelID in
+            var summary = IngestSummary()
+            let states = try await store.documentStates(
+                tenantID: tenantID, scope: .under(sourcePrefix), modelID: modelID, logger: logger)
+            let outcomes = await runBounded(count: documents.count, start: start, progress: progress) { index in
+                let document = documents[index]
+                return await ingestContent(
+                    document.content, format: document.format, fileName: document.displayPath, sourceURI: document.uri,
+                    displayPath: document.displayPath, metadata: [:], state: states[document.uri], tenantID: tenantID,
+                    modelID: modelID)
+            }
+            for (document, outcome) in zip(documents, outcomes) { summary.record(outcome, path: document.uri) }
+            let kept = Set(documents.map(\.uri))
+            let gone = states.keys.filter { !kept.contains($0) }
+            summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
+            return summary
         }
-        for (document, outcome) in zip(documents, outcomes) { summary.record(outcome, path: document.uri) }
-        let kept = Set(documents.map(\.uri))
-        let gone = states.keys.filter { !kept.contains($0) }
-        summary.removed += try await store.deleteDocuments(tenantID: tenantID, sourceURIs: Array(gone), logger: logger)
-        await writer.refreshStatisticsWhileFilling(false)
-        let indexStart = clock.now
-        if try await store.finishBulkWrite(to: prepared, logger: logger) { indexSeconds += (clock.now - indexStart).seconds }
-        summary.indexSeconds = indexSeconds
         summary.seconds = (clock.now - start).seconds
         return summary
     }
